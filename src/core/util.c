@@ -1,0 +1,59 @@
+#include <time.h>
+#include <unistd.h>
+
+#include "core/core.h"
+
+double time_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+uint64_t hash_fnv1a(const void *data, size_t n, uint64_t h) {
+    const uint8_t *p = data;
+    if (h == 0) h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+void fmt_bytes(char *buf, size_t n, double bytes) {
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024.0 && u < 4) bytes /= 1024.0, u++;
+    snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+}
+
+void progress_init(progress *p, const char *label, const char *unit, int64_t total) {
+    p->label = label;
+    p->unit = unit;
+    p->total = total;
+    p->done = 0;
+    p->t0 = p->last = time_now();
+    p->tty = isatty(STDERR_FILENO);
+}
+
+static void fmt_eta(char *buf, size_t n, double s) {
+    if (s < 0 || s > 1e7) snprintf(buf, n, "?");
+    else if (s >= 3600) snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+}
+
+void progress_update(progress *p, int64_t done, const char *extra) {
+    double now = time_now();
+    p->done = done;
+    bool final = p->total > 0 && done >= p->total;
+    // TTY: redraw at most 10 times a second; logs: a line every 10 s
+    if (!final && now - p->last < (p->tty ? 0.1 : 10.0)) return;
+    p->last = now;
+    double rate = done / (now - p->t0 + 1e-9);
+    char eta[32];
+    fmt_eta(eta, sizeof eta, p->total > 0 && rate > 0 ? (p->total - done) / rate : -1);
+    fprintf(stderr, "%s%s %lld/%lld %s, %.1f %s/s, ETA %s%s%s%s", p->tty ? "\r\033[K" : "", p->label,
+            (long long)done, (long long)p->total, p->unit, rate, p->unit, eta, extra ? ", " : "",
+            extra ? extra : "", p->tty ? "" : "\n");
+    fflush(stderr);
+}
+
+void progress_end(progress *p) {
+    if (p->tty) fputc('\n', stderr);
+}
