@@ -1,0 +1,182 @@
+// Backward passes of the teacher's ops and the training losses (cross-entropy, distillation KL).
+#include "kernels/train_ops.h"
+
+#include <math.h>
+#include <stddef.h>
+
+// Column reductions (a weight gradient summed over rows) split the columns into blocks of CB so
+// that each thread owns its outputs: no atomics, and the sums do not depend on the thread count.
+#define CB 64
+// below this many elements a parallel region costs more than it saves
+#define PAR_MIN 32768
+
+// dinp_j += r * (w_j dy_j - x_j * r^2 * sum_i(w_i dy_i x_i) / C) ; dweight_j += sum_t dy_j x_j r
+void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp,
+                      const float *weight, const float *rstd, int T, int C) {
+    if (dinp) {
+        #pragma omp parallel for if ((size_t)T * C > PAR_MIN)
+        for (int t = 0; t < T; t++) {
+            const float *x = inp + (size_t)t * C, *dy = dout + (size_t)t * C;
+            float *dx = dinp + (size_t)t * C;
+            float r = rstd[t], dot = 0.0f;
+            for (int i = 0; i < C; i++) dot += weight[i] * dy[i] * x[i];
+            float c = r * r * dot / (float)C;
+            for (int i = 0; i < C; i++) dx[i] += r * (weight[i] * dy[i] - x[i] * c);
+        }
+    }
+    if (dweight) {
+        #pragma omp parallel for if ((size_t)T * C > PAR_MIN)
+        for (int c0 = 0; c0 < C; c0 += CB) {
+            int n = C - c0 < CB ? C - c0 : CB;
+            float acc[CB] = {0};
+            for (int t = 0; t < T; t++) {
+                const float *x = inp + (size_t)t * C + c0, *dy = dout + (size_t)t * C + c0;
+                float r = rstd[t];
+                for (int j = 0; j < n; j++) acc[j] += dy[j] * x[j] * r;
+            }
+            for (int j = 0; j < n; j++) dweight[c0 + j] += acc[j];
+        }
+    }
+}
+
+// split over columns: a token id may repeat, so rows of dtable are not owned by one t
+void embedding_backward(float *dtable, const float *dout, const int32_t *ids, int T, int C, int V) {
+    #pragma omp parallel for if ((size_t)T * C > PAR_MIN)
+    for (int c0 = 0; c0 < C; c0 += CB) {
+        int n = C - c0 < CB ? C - c0 : CB;
+        for (int t = 0; t < T; t++) {
+            if (ids[t] < 0 || ids[t] >= V) continue;
+            float *row = dtable + (size_t)ids[t] * C + c0;
+            const float *dy = dout + (size_t)t * C + c0;
+            for (int j = 0; j < n; j++) row[j] += dy[j];
+        }
+    }
+}
+
+// silu(g) = g s with s = sigmoid(g); silu'(g) = s (1 + g (1 - s))
+void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
+                     const float *up, int T, int F) {
+    size_t n = (size_t)T * F;
+    #pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i], s = 1.0f / (1.0f + expf(-g)), dy = dout[i];
+        if (dgate) dgate[i] += dy * up[i] * s * (1.0f + g * (1.0f - s));
+        if (dup) dup[i] += dy * g * s;
+    }
+}
+
+// The forward rotates (a, b) by +f; the gradient goes back through the transpose, a rotation by -f.
+// Angles are formed in double exactly as rope_forward forms them.
+void rope_backward(float *dx, int pos0, float theta, int T, int H, int hd) {
+    int half = hd / 2;
+    #pragma omp parallel for if ((size_t)T * H * hd > PAR_MIN)
+    for (int t = 0; t < T; t++) {
+        double p = (double)(pos0 + t);
+        for (int i = 0; i < half; i++) {
+            double f = p * pow((double)theta, -2.0 * i / hd);
+            float c = (float)cos(f), s = (float)sin(f);
+            for (int h = 0; h < H; h++) {
+                float *u = dx + ((size_t)t * H + h) * hd;
+                float da = u[i], db = u[i + half];
+                u[i] = da * c + db * s;
+                u[i + half] = db * c - da * s;
+            }
+        }
+    }
+}
+
+// log-sum-exp of x[0..n) / tau, max-shifted so that no exp overflows
+static float row_lse(const float *x, int n, float inv_tau) {
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    mx *= inv_tau;
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) sum += expf(x[i] * inv_tau - mx);
+    return mx + logf(sum);
+}
+
+static int target_counts(int32_t target, int V) { return target >= 0 && target < V; }
+
+int crossentropy_forward(float *losses, const float *logits, const int32_t *targets, int N, int V) {
+    int count = 0;
+    #pragma omp parallel for reduction(+ : count) if ((size_t)N * V > PAR_MIN)
+    for (int i = 0; i < N; i++) {
+        const float *x = logits + (size_t)i * V;
+        if (!target_counts(targets[i], V)) {
+            losses[i] = 0.0f;
+            continue;
+        }
+        losses[i] = row_lse(x, V, 1.0f) - x[targets[i]];
+        count++;
+    }
+    return count;
+}
+
+void crossentropy_backward(float *dlogits, const float *logits, const int32_t *targets,
+                           float scale, int N, int V) {
+    #pragma omp parallel for if ((size_t)N * V > PAR_MIN)
+    for (int i = 0; i < N; i++) {
+        if (!target_counts(targets[i], V)) continue;
+        const float *x = logits + (size_t)i * V;
+        float *dx = dlogits + (size_t)i * V;
+        float lse = row_lse(x, V, 1.0f);
+        for (int j = 0; j < V; j++) dx[j] += scale * expf(x[j] - lse);
+        dx[targets[i]] -= scale;
+    }
+}
+
+int crossentropy_fused(float *losses, float *logits, const int32_t *targets, float scale, int N, int V) {
+    int count = 0;
+    #pragma omp parallel for reduction(+ : count) if ((size_t)N * V > PAR_MIN)
+    for (int i = 0; i < N; i++) {
+        float *x = logits + (size_t)i * V;
+        if (!target_counts(targets[i], V)) {
+            losses[i] = 0.0f;
+            for (int j = 0; j < V; j++) x[j] = 0.0f;
+            continue;
+        }
+        float lse = row_lse(x, V, 1.0f);
+        losses[i] = lse - x[targets[i]];
+        for (int j = 0; j < V; j++) x[j] = scale * expf(x[j] - lse);
+        x[targets[i]] -= scale;
+        count++;
+    }
+    return count;
+}
+
+int kl_div_forward(float *losses, const float *student, const float *teacher, const uint8_t *mask,
+                   float tau, int N, int Vs, int Vt) {
+    float inv_tau = 1.0f / tau;
+    int count = 0;
+    #pragma omp parallel for reduction(+ : count) if ((size_t)N * Vs > PAR_MIN)
+    for (int i = 0; i < N; i++) {
+        if (mask && !mask[i]) {
+            losses[i] = 0.0f;
+            continue;
+        }
+        const float *s = student + (size_t)i * Vs, *te = teacher + (size_t)i * Vt;
+        float lse_s = row_lse(s, Vs, inv_tau), lse_t = row_lse(te, Vs, inv_tau);
+        float kl = 0.0f;
+        for (int j = 0; j < Vs; j++) {
+            float lp = te[j] * inv_tau - lse_t, lq = s[j] * inv_tau - lse_s;
+            kl += expf(lp) * (lp - lq);
+        }
+        losses[i] = tau * tau * kl;
+        count++;
+    }
+    return count;
+}
+
+void kl_div_backward(float *dstudent, const float *student, const float *teacher,
+                     const uint8_t *mask, float tau, float scale, int N, int Vs, int Vt) {
+    float inv_tau = 1.0f / tau, c = scale * tau;
+    #pragma omp parallel for if ((size_t)N * Vs > PAR_MIN)
+    for (int i = 0; i < N; i++) {
+        if (mask && !mask[i]) continue;
+        const float *s = student + (size_t)i * Vs, *te = teacher + (size_t)i * Vt;
+        float *ds = dstudent + (size_t)i * Vs;
+        float lse_s = row_lse(s, Vs, inv_tau), lse_t = row_lse(te, Vs, inv_tau);
+        for (int j = 0; j < Vs; j++)
+            ds[j] += c * (expf(s[j] * inv_tau - lse_s) - expf(te[j] * inv_tau - lse_t));
+    }
+}

@@ -1,0 +1,417 @@
+// Forward and backward of the RWKV-7 time-mix pieces around the WKV scan (model.md §2).
+#include "kernels/train_ops.h"
+
+#include <math.h>
+#include <stddef.h>
+
+// Weight gradients are sums over rows: columns are split in blocks of CB (or one head each) so
+// that each thread owns its outputs, and the sums do not depend on the thread count.
+#define CB 64
+#define PAR_MIN 32768
+// rows of P updated together in xp_backward, so each dout row is read once per block
+#define XP_ROWS 8
+
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+static inline int min_int(int a, int b) { return a < b ? a : b; }
+
+// ---- token shift ----------------------------------------------------------------------------
+void token_shift_forward(float *out, const float *xn, const float *shift, const float *mix,
+                         int M, int B, int T, int D) {
+    size_t plane = (size_t)B * T * D;
+    #pragma omp parallel for collapse(2) if (plane * M > PAR_MIN)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            size_t row = ((size_t)b * T + t) * D;
+            const float *x = xn + row, *xp = t ? xn + row - D : shift + (size_t)b * D;
+            for (int m = 0; m < M; m++) {
+                float *o = out + m * plane + row;
+                const float *mm = mix + (size_t)m * D;
+                for (int d = 0; d < D; d++) o[d] = x[d] + (xp[d] - x[d]) * mm[d];
+            }
+        }
+}
+
+// out = xn (1 - mix) + xprev mix: row t's xprev is row t-1, so dxn[t] also collects the mix part
+// of row t+1's gradient, and row 0's goes to dshift.
+void token_shift_backward(float *dxn, float *dshift, float *dmix, const float *dout,
+                          const float *xn, const float *shift, const float *mix,
+                          int M, int B, int T, int D) {
+    size_t plane = (size_t)B * T * D;
+    if (dxn || dshift) {
+        #pragma omp parallel for collapse(2) if (plane * M > PAR_MIN)
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++) {
+                size_t row = ((size_t)b * T + t) * D;
+                for (int m = 0; m < M; m++) {
+                    const float *dy = dout + m * plane + row, *mm = mix + (size_t)m * D;
+                    if (dxn) {
+                        float *dx = dxn + row;
+                        for (int d = 0; d < D; d++) dx[d] += dy[d] * (1.0f - mm[d]);
+                        if (t + 1 < T)
+                            for (int d = 0; d < D; d++) dx[d] += dy[D + d] * mm[d];
+                    }
+                    if (dshift && t == 0) {
+                        float *ds = dshift + (size_t)b * D;
+                        for (int d = 0; d < D; d++) ds[d] += dy[d] * mm[d];
+                    }
+                }
+            }
+    }
+    if (!dmix) return;
+    int nblk = (D + CB - 1) / CB;
+    #pragma omp parallel for collapse(2) if (plane * M > PAR_MIN)
+    for (int m = 0; m < M; m++)
+        for (int blk = 0; blk < nblk; blk++) {
+            int d0 = blk * CB, n = min_int(CB, D - d0);
+            float acc[CB] = {0};
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < T; t++) {
+                    size_t row = ((size_t)b * T + t) * D + d0;
+                    const float *x = xn + row, *xp = t ? xn + row - D : shift + (size_t)b * D + d0;
+                    const float *dy = dout + m * plane + row;
+                    for (int j = 0; j < n; j++) acc[j] += dy[j] * (xp[j] - x[j]);
+                }
+            for (int j = 0; j < n; j++) dmix[(size_t)m * D + d0 + j] += acc[j];
+        }
+}
+
+// ---- LoRA products x @ P --------------------------------------------------------------------
+void xp_forward(float *out, const float *inp, const float *P, int T, int C, int R) {
+    #pragma omp parallel for if ((size_t)T * C * R > PAR_MIN)
+    for (int t = 0; t < T; t++) {
+        float *o = out + (size_t)t * R;
+        const float *x = inp + (size_t)t * C;
+        for (int r = 0; r < R; r++) o[r] = 0.0f;
+        for (int i = 0; i < C; i++) {
+            const float *p = P + (size_t)i * R;
+            float a = x[i];
+            for (int r = 0; r < R; r++) o[r] += a * p[r];
+        }
+    }
+}
+
+void xp_backward(float *dinp, float *dP, const float *dout, const float *inp, const float *P,
+                 int T, int C, int R) {
+    if (dinp) {
+        #pragma omp parallel for if ((size_t)T * C * R > PAR_MIN)
+        for (int t = 0; t < T; t++) {
+            const float *dy = dout + (size_t)t * R;
+            float *dx = dinp + (size_t)t * C;
+            for (int i = 0; i < C; i++) {
+                const float *p = P + (size_t)i * R;
+                float s = 0.0f;
+                for (int r = 0; r < R; r++) s += dy[r] * p[r];
+                dx[i] += s;
+            }
+        }
+    }
+    if (dP) {
+        #pragma omp parallel for if ((size_t)T * C * R > PAR_MIN)
+        for (int i0 = 0; i0 < C; i0 += XP_ROWS) {
+            int n = min_int(XP_ROWS, C - i0);
+            for (int t = 0; t < T; t++) {
+                const float *dy = dout + (size_t)t * R, *x = inp + (size_t)t * C + i0;
+                for (int ii = 0; ii < n; ii++) {
+                    float *dp = dP + (size_t)(i0 + ii) * R;
+                    float a = x[ii];
+                    for (int r = 0; r < R; r++) dp[r] += a * dy[r];
+                }
+            }
+        }
+    }
+}
+
+// ---- activations ----------------------------------------------------------------------------
+void tanh_forward(float *out, const float *inp, size_t n) {
+    #pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) out[i] = tanhf(inp[i]);
+}
+
+void tanh_backward(float *dinp, const float *dout, const float *out, size_t n) {
+    #pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
+}
+
+void sigmoid_forward(float *out, const float *inp, const float *bias, int T, int C) {
+    #pragma omp parallel for if ((size_t)T * C > PAR_MIN)
+    for (int t = 0; t < T; t++) {
+        const float *x = inp + (size_t)t * C;
+        float *o = out + (size_t)t * C;
+        for (int c = 0; c < C; c++) o[c] = sigmoidf(x[c] + (bias ? bias[c] : 0.0f));
+    }
+}
+
+void sigmoid_backward(float *dinp, float *dbias, const float *dout, const float *out, int T, int C) {
+    #pragma omp parallel for if ((size_t)T * C > PAR_MIN)
+    for (int c0 = 0; c0 < C; c0 += CB) {
+        int n = min_int(CB, C - c0);
+        float acc[CB] = {0};
+        for (int t = 0; t < T; t++) {
+            size_t o = (size_t)t * C + c0;
+            for (int j = 0; j < n; j++) {
+                float y = out[o + j], g = dout[o + j] * y * (1.0f - y);
+                if (dinp) dinp[o + j] += g;
+                acc[j] += g;
+            }
+        }
+        if (dbias)
+            for (int j = 0; j < n; j++) dbias[c0 + j] += acc[j];
+    }
+}
+
+// ---- decay and value residual ---------------------------------------------------------------
+#define DECAY_C 0.60653065971263342f   // exp(-0.5)
+
+void decay_forward(float *wd, const float *z, const float *w0, int T, int D) {
+    #pragma omp parallel for if ((size_t)T * D > PAR_MIN)
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < D; d++) {
+            size_t i = (size_t)t * D + d;
+            wd[i] = expf(-DECAY_C * sigmoidf(w0[d] + z[i]));
+        }
+}
+
+// d wd / d x = wd * (-DECAY_C) * s (1 - s), x = w0 + z, s = sigmoid(x)
+void decay_backward(float *dz, float *dw0, const float *dwd, const float *z, const float *w0,
+                    int T, int D) {
+    #pragma omp parallel for if ((size_t)T * D > PAR_MIN)
+    for (int d0 = 0; d0 < D; d0 += CB) {
+        int n = min_int(CB, D - d0);
+        float acc[CB] = {0};
+        for (int t = 0; t < T; t++) {
+            size_t o = (size_t)t * D + d0;
+            for (int j = 0; j < n; j++) {
+                float s = sigmoidf(w0[d0 + j] + z[o + j]);
+                float g = dwd[o + j] * expf(-DECAY_C * s) * -DECAY_C * s * (1.0f - s);
+                if (dz) dz[o + j] += g;
+                acc[j] += g;
+            }
+        }
+        if (dw0)
+            for (int j = 0; j < n; j++) dw0[d0 + j] += acc[j];
+    }
+}
+
+void value_mix_forward(float *out, const float *v, const float *v_first, const float *z,
+                       const float *v0, int T, int D) {
+    #pragma omp parallel for if ((size_t)T * D > PAR_MIN)
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < D; d++) {
+            size_t i = (size_t)t * D + d;
+            float x = v[i];
+            out[i] = x + (v_first[i] - x) * sigmoidf(v0[d] + z[i]);
+        }
+}
+
+void value_mix_backward(float *dv, float *dz, float *dv0, const float *dout, const float *v,
+                        const float *v_first, const float *z, const float *v0, int T, int D) {
+    #pragma omp parallel for if ((size_t)T * D > PAR_MIN)
+    for (int d0 = 0; d0 < D; d0 += CB) {
+        int n = min_int(CB, D - d0);
+        float acc[CB] = {0};
+        for (int t = 0; t < T; t++) {
+            size_t o = (size_t)t * D + d0;
+            for (int j = 0; j < n; j++) {
+                float s = sigmoidf(v0[d0 + j] + z[o + j]), dy = dout[o + j];
+                if (dv) dv[o + j] += dy * (1.0f - s);
+                float g = dy * (v_first[o + j] - v[o + j]) * s * (1.0f - s);
+                if (dz) dz[o + j] += g;
+                acc[j] += g;
+            }
+        }
+        if (dv0)
+            for (int j = 0; j < n; j++) dv0[d0 + j] += acc[j];
+    }
+}
+
+// ---- kk normalisation, k update, WKV alpha/beta ---------------------------------------------
+#define KK_EPS 1e-12f
+
+void kk_norm_forward(float *kk, const float *k, const float *k_k, int T, int H, int N) {
+    #pragma omp parallel for collapse(2) if ((size_t)T * H * N > PAR_MIN)
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < H; h++) {
+            size_t o = ((size_t)t * H + h) * N;
+            const float *kh = k + o, *kkh = k_k + (size_t)h * N;
+            float ss = 0.0f;
+            for (int n = 0; n < N; n++) ss += kh[n] * kkh[n] * kh[n] * kkh[n];
+            float norm = sqrtf(ss), inv = 1.0f / (norm > KK_EPS ? norm : KK_EPS);
+            for (int n = 0; n < N; n++) kk[o + n] = kh[n] * kkh[n] * inv;
+        }
+}
+
+// with y = u / ||u||: du = (dy - y (y . dy)) / ||u||; below the clamp y = u / eps is linear.
+// One head per work item: the head's slice of dk_k is then owned by one thread.
+void kk_norm_backward(float *dk, float *dk_k, const float *dkk, const float *k, const float *k_k,
+                      int T, int H, int N) {
+    #pragma omp parallel for if ((size_t)T * H * N > PAR_MIN)
+    for (int h = 0; h < H; h++) {
+        const float *kkh = k_k + (size_t)h * N;
+        float *dkkh = dk_k ? dk_k + (size_t)h * N : NULL;
+        for (int t = 0; t < T; t++) {
+            size_t o = ((size_t)t * H + h) * N;
+            const float *kh = k + o, *dy = dkk + o;
+            float ss = 0.0f, ud = 0.0f;
+            for (int n = 0; n < N; n++) {
+                float u = kh[n] * kkh[n];
+                ss += u * u;
+                ud += u * dy[n];
+            }
+            float norm = sqrtf(ss), inv = 1.0f / (norm > KK_EPS ? norm : KK_EPS);
+            float c = norm > KK_EPS ? ud * inv * inv : 0.0f;   // (y . dy) / ||u|| with y = u / ||u||
+            for (int n = 0; n < N; n++) {
+                float du = (dy[n] - kh[n] * kkh[n] * c) * inv;
+                if (dk) dk[o + n] += du * kkh[n];
+                if (dkkh) dkkh[n] += du * kh[n];
+            }
+        }
+    }
+}
+
+void k_iclr_forward(float *out, const float *k, const float *a, const float *k_a, int T, int D) {
+    #pragma omp parallel for if ((size_t)T * D > PAR_MIN)
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < D; d++) {
+            size_t i = (size_t)t * D + d;
+            out[i] = k[i] * (1.0f + (a[i] - 1.0f) * k_a[d]);
+        }
+}
+
+void k_iclr_backward(float *dk, float *da, float *dk_a, const float *dout, const float *k,
+                     const float *a, const float *k_a, int T, int D) {
+    #pragma omp parallel for if ((size_t)T * D > PAR_MIN)
+    for (int d0 = 0; d0 < D; d0 += CB) {
+        int n = min_int(CB, D - d0);
+        float acc[CB] = {0};
+        for (int t = 0; t < T; t++) {
+            size_t o = (size_t)t * D + d0;
+            for (int j = 0; j < n; j++) {
+                float dy = dout[o + j], ka = k_a[d0 + j];
+                if (dk) dk[o + j] += dy * (1.0f + (a[o + j] - 1.0f) * ka);
+                if (da) da[o + j] += dy * k[o + j] * ka;
+                acc[j] += dy * k[o + j] * (a[o + j] - 1.0f);
+            }
+        }
+        if (dk_a)
+            for (int j = 0; j < n; j++) dk_a[d0 + j] += acc[j];
+    }
+}
+
+void wkv_ab_forward(float *alpha, float *beta, const float *kk, const float *a, size_t n) {
+    #pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        alpha[i] = -kk[i];
+        beta[i] = kk[i] * a[i];
+    }
+}
+
+void wkv_ab_backward(float *dkk, float *da, const float *dalpha, const float *dbeta,
+                     const float *kk, const float *a, size_t n) {
+    #pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        if (dkk) dkk[i] += dbeta[i] * a[i] - dalpha[i];
+        if (da) da[i] += dbeta[i] * kk[i];
+    }
+}
+
+// ---- bonus, group norm, gate ----------------------------------------------------------------
+void bonus_forward(float *o, const float *r, const float *k, const float *v, const float *r_k,
+                   int T, int H, int N) {
+    #pragma omp parallel for collapse(2) if ((size_t)T * H * N > PAR_MIN)
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < H; h++) {
+            size_t off = ((size_t)t * H + h) * N;
+            const float *rk = r_k + (size_t)h * N;
+            float s = 0.0f;
+            for (int n = 0; n < N; n++) s += r[off + n] * k[off + n] * rk[n];
+            for (int n = 0; n < N; n++) o[off + n] += s * v[off + n];
+        }
+}
+
+// s = sum_n r k r_k, ds = sum_n dout v: dv += s dout ; dr += ds k r_k ; dk += ds r r_k ;
+// dr_k += ds r k. One head per work item so that dr_k[h] has one owner.
+void bonus_backward(float *dr, float *dk, float *dv, float *dr_k, const float *dout,
+                    const float *r, const float *k, const float *v, const float *r_k,
+                    int T, int H, int N) {
+    #pragma omp parallel for if ((size_t)T * H * N > PAR_MIN)
+    for (int h = 0; h < H; h++) {
+        const float *rk = r_k + (size_t)h * N;
+        float *drk = dr_k ? dr_k + (size_t)h * N : NULL;
+        for (int t = 0; t < T; t++) {
+            size_t off = ((size_t)t * H + h) * N;
+            float s = 0.0f, ds = 0.0f;
+            for (int n = 0; n < N; n++) {
+                s += r[off + n] * k[off + n] * rk[n];
+                ds += dout[off + n] * v[off + n];
+            }
+            for (int n = 0; n < N; n++) {
+                if (dv) dv[off + n] += s * dout[off + n];
+                if (dr) dr[off + n] += ds * k[off + n] * rk[n];
+                if (dk) dk[off + n] += ds * r[off + n] * rk[n];
+                if (drk) drk[n] += ds * r[off + n] * k[off + n];
+            }
+        }
+    }
+}
+
+void group_norm_forward(float *out, float *mean, float *rstd, const float *inp,
+                        const float *weight, const float *bias, float eps, int T, int H, int N) {
+    #pragma omp parallel for collapse(2) if ((size_t)T * H * N > PAR_MIN)
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < H; h++) {
+            size_t off = ((size_t)t * H + h) * N;
+            const float *x = inp + off, *w = weight + (size_t)h * N, *bb = bias + (size_t)h * N;
+            float mu = 0.0f, var = 0.0f;
+            for (int n = 0; n < N; n++) mu += x[n];
+            mu /= (float)N;
+            for (int n = 0; n < N; n++) var += (x[n] - mu) * (x[n] - mu);
+            float rs = 1.0f / sqrtf(var / (float)N + eps);
+            for (int n = 0; n < N; n++) out[off + n] = (x[n] - mu) * rs * w[n] + bb[n];
+            mean[(size_t)t * H + h] = mu;
+            rstd[(size_t)t * H + h] = rs;
+        }
+}
+
+// dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dout * weight, xhat = (x - mean) rstd
+void group_norm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                         const float *inp, const float *weight, const float *mean,
+                         const float *rstd, int T, int H, int N) {
+    #pragma omp parallel for if ((size_t)T * H * N > PAR_MIN)
+    for (int h = 0; h < H; h++) {
+        const float *w = weight + (size_t)h * N;
+        float *dw = dweight ? dweight + (size_t)h * N : NULL, *db = dbias ? dbias + (size_t)h * N : NULL;
+        for (int t = 0; t < T; t++) {
+            size_t off = ((size_t)t * H + h) * N;
+            const float *x = inp + off, *dy = dout + off;
+            float mu = mean[(size_t)t * H + h], rs = rstd[(size_t)t * H + h];
+            float gm = 0.0f, gx = 0.0f;
+            for (int n = 0; n < N; n++) {
+                float g = dy[n] * w[n];
+                gm += g;
+                gx += g * (x[n] - mu) * rs;
+            }
+            gm /= (float)N;
+            gx /= (float)N;
+            for (int n = 0; n < N; n++) {
+                float xhat = (x[n] - mu) * rs;
+                if (dinp) dinp[off + n] += rs * (dy[n] * w[n] - gm - xhat * gx);
+                if (dw) dw[n] += dy[n] * xhat;
+                if (db) db[n] += dy[n];
+            }
+        }
+    }
+}
+
+void gate_mul_forward(float *out, const float *o, const float *g, size_t n) {
+    #pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) out[i] = o[i] * g[i];
+}
+
+void gate_mul_backward(float *d_o, float *dg, const float *dout, const float *o, const float *g,
+                       size_t n) {
+    #pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        if (d_o) d_o[i] += dout[i] * g[i];
+        if (dg) dg[i] += dout[i] * o[i];
+    }
+}
