@@ -1,0 +1,199 @@
+// Matrix products: the decode GEMV (T <= 4, weight-streaming at the memory-bandwidth bound),
+// the prefill/training GEMM (matmul_gemm.c), the backward pass and the read-bandwidth probe.
+#include <omp.h>
+#include <stdlib.h>
+
+#include "kernels/kernels.h"
+#include "kernels/matmul_internal.h"
+
+#define GEMV_MAX_T 4   // up to this many rows the weights are streamed once for all of them
+
+// ---- GEMV: out (T, OC) = x (T, C) @ w^T + bias for T <= GEMV_MAX_T ---------------------------
+
+#if defined(MM_VW)
+static inline __attribute__((always_inline)) mm_vf load_w(const void *w, arwkv_dtype dt, size_t i) {
+    if (dt == ARWKV_BF16) return mm_load_bf16((const uint16_t *)w + i);
+    if (dt == ARWKV_F16) return mm_load_f16((const uint16_t *)w + i);
+    return mm_load((const float *)w + i);
+}
+#endif
+
+// rows o0 .. o0+R-1 for all T inputs; R, T and dt are constants after inlining, so the R*T
+// accumulators (>= 8 independent FMA chains) live in registers
+static inline __attribute__((always_inline)) void gemv_tile(float *out, const float *x, const void *w,
+                                                            arwkv_dtype dt, const float *bias, int C,
+                                                            int OC, int o0, int R, int T) {
+    float s[8][GEMV_MAX_T];
+    int k = 0;
+#if defined(MM_VW)
+    mm_vf acc[8][GEMV_MAX_T];
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+        #pragma GCC unroll 4
+        for (int t = 0; t < T; t++) acc[r][t] = mm_zero();
+    for (; k + MM_VW <= C; k += MM_VW) {
+        mm_vf xv[GEMV_MAX_T];
+        #pragma GCC unroll 4
+        for (int t = 0; t < T; t++) xv[t] = mm_load(x + (size_t)t * C + k);
+        #pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            mm_vf wv = load_w(w, dt, (size_t)(o0 + r) * C + k);
+            #pragma GCC unroll 4
+            for (int t = 0; t < T; t++) acc[r][t] = mm_fma(wv, xv[t], acc[r][t]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) s[r][t] = mm_hsum(acc[r][t]);
+#else
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) s[r][t] = 0.0f;
+#endif
+    for (int r = 0; r < R; r++) {
+        size_t row = (size_t)(o0 + r) * C;
+        for (int kk = k; kk < C; kk++) {
+            float wv = mm_weight(w, dt, row + kk);
+            for (int t = 0; t < T; t++) s[r][t] += wv * x[(size_t)t * C + kk];
+        }
+        float b = bias ? bias[o0 + r] : 0.0f;
+        for (int t = 0; t < T; t++) out[(size_t)t * OC + o0 + r] = s[r][t] + b;
+    }
+}
+
+// rows per tile: enough independent accumulators to cover FMA latency, few enough for registers
+static inline __attribute__((always_inline)) int gemv_rows(int T) { return T == 1 ? 8 : T == 2 ? 4 : T == 3 ? 3 : 2; }
+
+static inline __attribute__((always_inline)) void gemv_dt(float *out, const float *x, const void *w,
+                                                          arwkv_dtype dt, const float *bias, int T, int C,
+                                                          int OC) {
+    int R = gemv_rows(T), ng = OC / R;
+    // weights of small matrices are cheaper to read on one thread than to fork for
+    #pragma omp parallel if ((size_t)OC * C > 65536)
+    {
+        #pragma omp for schedule(static) nowait
+        for (int g = 0; g < ng; g++) {
+            switch (T) {
+            case 1: gemv_tile(out, x, w, dt, bias, C, OC, g * R, gemv_rows(1), 1); break;
+            case 2: gemv_tile(out, x, w, dt, bias, C, OC, g * R, gemv_rows(2), 2); break;
+            case 3: gemv_tile(out, x, w, dt, bias, C, OC, g * R, gemv_rows(3), 3); break;
+            default: gemv_tile(out, x, w, dt, bias, C, OC, g * R, gemv_rows(4), 4); break;
+            }
+        }
+        #pragma omp for schedule(static)
+        for (int o = ng * R; o < OC; o++) {
+            switch (T) {
+            case 1: gemv_tile(out, x, w, dt, bias, C, OC, o, 1, 1); break;
+            case 2: gemv_tile(out, x, w, dt, bias, C, OC, o, 1, 2); break;
+            case 3: gemv_tile(out, x, w, dt, bias, C, OC, o, 1, 3); break;
+            default: gemv_tile(out, x, w, dt, bias, C, OC, o, 1, 4); break;
+            }
+        }
+    }
+}
+
+static void gemv(float *out, const float *x, const void *w, arwkv_dtype dt, const float *bias, int T, int C,
+                 int OC) {
+    switch (dt) {
+    case ARWKV_BF16: gemv_dt(out, x, w, ARWKV_BF16, bias, T, C, OC); break;
+    case ARWKV_F16: gemv_dt(out, x, w, ARWKV_F16, bias, T, C, OC); break;
+    default: gemv_dt(out, x, w, ARWKV_F32, bias, T, C, OC); break;
+    }
+}
+
+// ---- public API ------------------------------------------------------------------------------
+
+// out (T, OC) = inp (T, C) @ w^T (OC, C) [+ bias (OC)]
+void matmul_forward(float *out, const float *inp, const void *w, arwkv_dtype wt, const float *bias,
+                    int T, int C, int OC) {
+    if (T <= 0 || OC <= 0) return;
+    if (T <= GEMV_MAX_T && C > 0) {
+        gemv(out, inp, w, wt, bias, T, C, OC);
+        return;
+    }
+    mm_gemm g = {
+        .M = T, .N = OC, .K = C, .a = inp, .a_rs = C, .a_cs = 1, .b = w, .bt = wt, .b_rs = 1, .b_cs = C,
+        .c = out, .ldc = OC, .bias = bias, .accumulate = false,
+    };
+    mm_gemm_run(&g);
+}
+
+// dbias (OC) += column sums of dout (T, OC)
+static void bias_backward(float *dbias, const float *dout, int T, int OC) {
+    enum { BLK = 256 };
+    #pragma omp parallel for schedule(static) if ((size_t)T * OC > 65536)
+    for (int o0 = 0; o0 < OC; o0 += BLK) {
+        int n = OC - o0 < BLK ? OC - o0 : BLK;
+        float s[BLK] = {0};
+        for (int t = 0; t < T; t++) {
+            const float *d = dout + (size_t)t * OC + o0;
+            for (int j = 0; j < n; j++) s[j] += d[j];
+        }
+        for (int j = 0; j < n; j++) dbias[o0 + j] += s[j];
+    }
+}
+
+// dinp (T, C) += dout (T, OC) @ w (OC, C) ; dw (OC, C) += dout^T @ inp ; dbias (OC) += sum_t dout
+void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                     const float *w, int T, int C, int OC) {
+    if (T <= 0 || C < 0 || OC <= 0) return;
+    if (dbias) bias_backward(dbias, dout, T, OC);
+    if (dinp) {
+        mm_gemm g = {
+            .M = T, .N = C, .K = OC, .a = dout, .a_rs = OC, .a_cs = 1, .b = w, .bt = ARWKV_F32, .b_rs = C,
+            .b_cs = 1, .c = dinp, .ldc = C, .accumulate = true,
+        };
+        mm_gemm_run(&g);
+    }
+    if (dw) {
+        mm_gemm g = {
+            .M = OC, .N = C, .K = T, .a = dout, .a_rs = 1, .a_cs = OC, .b = inp, .bt = ARWKV_F32, .b_rs = C,
+            .b_cs = 1, .c = dw, .ldc = C, .accumulate = true,
+        };
+        mm_gemm_run(&g);
+    }
+}
+
+// Sums a buffer of `bytes` (1 GiB when 0) on all threads with vector loads; best of a few passes.
+double memory_read_bandwidth(size_t bytes) {
+    if (!bytes) bytes = (size_t)1 << 30;
+    size_t n = bytes / sizeof(float) / 64 * 64;
+    if (!n) n = 64;
+    float *buf = aligned_alloc(64, n * sizeof(float));
+    if (!buf) {
+        arwkv_set_error("memory_read_bandwidth: cannot allocate %zu bytes", n * sizeof(float));
+        return 0.0;
+    }
+    // first touch with the same static split as the reads, so each thread's pages are local to it
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 7);
+    double best = 0.0;
+    volatile float sink = 0.0f;
+    for (int pass = 0; pass < 5; pass++) {
+        double t0 = time_now();
+        float total = 0.0f;
+        #pragma omp parallel reduction(+ : total)
+        {
+            int nt = omp_get_num_threads(), id = omp_get_thread_num();
+            size_t lo = n / 64 * id / nt * 64, hi = n / 64 * (id + 1) / nt * 64;
+#if defined(MM_VW)
+            mm_vf s0 = mm_zero(), s1 = mm_zero(), s2 = mm_zero(), s3 = mm_zero();
+            for (size_t i = lo; i < hi; i += 4 * MM_VW) {
+                s0 = mm_add(s0, mm_load(buf + i));
+                s1 = mm_add(s1, mm_load(buf + i + MM_VW));
+                s2 = mm_add(s2, mm_load(buf + i + 2 * MM_VW));
+                s3 = mm_add(s3, mm_load(buf + i + 3 * MM_VW));
+            }
+            total += mm_hsum(mm_add(mm_add(s0, s1), mm_add(s2, s3)));
+#else
+            float s = 0.0f;
+            for (size_t i = lo; i < hi; i++) s += buf[i];
+            total += s;
+#endif
+        }
+        double dt = time_now() - t0;
+        sink += total;
+        if (dt > 0 && n * sizeof(float) / dt > best) best = n * sizeof(float) / dt;
+    }
+    (void)sink;
+    free(buf);
+    return best;
+}
