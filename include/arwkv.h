@@ -53,12 +53,34 @@ typedef struct arwkv_model arwkv_model;   // weights + config, read-only once lo
 typedef struct arwkv_state arwkv_state;   // KV cache (teacher) or RNN state (student) of one sequence
 
 typedef struct {
-    arwkv_dtype compute;     // ARWKV_F32 unless a faster rounded mode is asked for
+    int32_t weight_dtype;    // -1: keep each matrix in its file dtype; else convert to this arwkv_dtype
+    int32_t all_f32;         // 1: every tensor as one contiguous fp32 buffer (training)
 } arwkv_load_opts;
 
 int  arwkv_model_load(arwkv_model **out, const char *dir, const arwkv_load_opts *opts);
 void arwkv_model_free(arwkv_model *m);
 const arwkv_config *arwkv_model_config(const arwkv_model *m);
+
+// Fills the defaults of a model type (eps 1e-6, rope_theta 1e6, fixed student head size and LoRA
+// ranks, ...); the caller then sets the sizes.
+void arwkv_config_defaults(arwkv_config *cfg, arwkv_arch arch);
+int64_t arwkv_config_param_count(const arwkv_config *cfg);
+// A model with random weights (N(0, 0.02) matrices; a student gets the paper's time-mix init).
+int  arwkv_model_make_random(arwkv_model **out, const arwkv_config *cfg, uint64_t seed);
+// A student built from a Qwen2 teacher: embeddings, norms, MLPs and lm_head (untied) copied; each
+// time-mix block initialised as the paper did, or with r/k/v/o from the teacher's q/k/v/o.
+int  arwkv_student_init(arwkv_model **out, const arwkv_model *teacher, int32_t gate, int32_t from_attention,
+                        uint64_t seed);
+// Writes config.json + model.safetensors under dir (created if needed), each file atomically.
+// dtype: ARWKV_F32/F16/BF16 for the matrices, or -1 to keep each tensor's dtype.
+int  arwkv_model_save(const arwkv_model *m, const char *dir, int32_t dtype);
+
+// Weight bytes one decoded token reads (every matrix once; of the embedding only the lm_head use)
+// and the multiply-adds of the matrix products per token, for benchmarks' bounds.
+void arwkv_model_cost(const arwkv_model *m, double *bytes_per_token, double *macs_per_token);
+
+// Sustained read bandwidth of this machine with all threads, bytes/s (the decode bound's baseline).
+double arwkv_read_bandwidth(size_t buffer_bytes);
 
 // max_ctx bounds the teacher's KV cache; the student's state does not depend on it.
 int  arwkv_state_init(arwkv_state **out, const arwkv_model *m, int32_t max_ctx);
@@ -71,6 +93,34 @@ size_t arwkv_state_bytes(const arwkv_state *s);    // memory held by the cache/s
 // last token; may be NULL.
 int arwkv_forward(const arwkv_model *m, arwkv_state *s, const int32_t *ids, int32_t T,
                   float *logits, int all_logits);
+
+// Sum of -log p(ids[i] | ids[<i]) for i in [1, n) over a fresh state (reset here); per-token values
+// into nll (n - 1 floats) when not NULL. Memory stays bounded for any n (logits in chunks).
+int arwkv_sequence_nll(const arwkv_model *m, arwkv_state *s, const int32_t *ids, int32_t n, double *sum, float *nll);
+
+// Perplexity as `arwkv perplexity` defines it: consecutive windows of ctx tokens, each scored from
+// its second token; a last window of one token is dropped. Returns exp(mean nll) in *ppl.
+int arwkv_perplexity(const arwkv_model *m, const int32_t *ids, int64_t n, int32_t ctx, double *ppl,
+                     int64_t *n_scored, int progress);
+
+// Saves the state (RNN state or KV cache up to the current position) and, when not NULL, the
+// logits of the last token (V floats) so that a later process can sample without re-feeding it.
+// The file has a header (magic, version, a hash of the model's shape) and is written atomically.
+int arwkv_state_save(const arwkv_state *s, const char *path, const float *last_logits);
+// Loads a state saved for a model of the same shape (else a clear error); last_logits (V floats)
+// is filled when the file has them and it is not NULL; *has_logits tells whether it did.
+int arwkv_state_load(arwkv_state *s, const char *path, float *last_logits, int *has_logits);
+
+// Token sampling: temperature 0 is greedy (first maximum); else top-k, then top-p, then a draw.
+typedef struct arwkv_sampler arwkv_sampler;
+int  arwkv_sampler_init(arwkv_sampler **out, int32_t n_vocab, float temp, int32_t top_k, float top_p, uint64_t seed);
+int32_t arwkv_sampler_sample(arwkv_sampler *sp, const float *logits);
+void arwkv_sampler_free(arwkv_sampler *sp);
+
+// While set, forward passes store, for every layer l and token at position p (pos0 <= p < pos0+len),
+// the attention/time-mix block's normed input at h[(l*len + p-pos0)*D] and its output (before the
+// residual add) at y[...] likewise; stage-1 alignment trains on these. NULL h and y stop capturing.
+void arwkv_state_capture(arwkv_state *s, float *h, float *y, int32_t pos0, int32_t len);
 
 #ifdef __cplusplus
 }

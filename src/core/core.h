@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arwkv.h"
@@ -75,6 +76,15 @@ typedef struct {
 void progress_init(progress *p, const char *label, const char *unit, int64_t total);
 void progress_update(progress *p, int64_t done, const char *extra);
 void progress_end(progress *p);
+
+// ---- random numbers: PCG32, reproducible across machines; the whole state is the struct -------
+typedef struct {
+    uint64_t state, inc;
+} rng;
+void rng_seed(rng *r, uint64_t seed);
+uint32_t rng_u32(rng *r);
+double rng_uniform(rng *r);   // [0, 1)
+double rng_normal(rng *r);    // N(0, 1), Box-Muller without a cached second value
 
 // ---- small helpers --------------------------------------------------------------------------
 uint64_t hash_fnv1a(const void *data, size_t n, uint64_t h);   // h = 0 starts a new hash

@@ -15,12 +15,14 @@ int arwkv_set_error(const char *fmt, ...) {
 }
 
 int arwkv_wrap_error(const char *fmt, ...) {
-    char prefix[512], old[sizeof g_error];
+    char prefix[256], old[sizeof g_error - 256 - 4];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    memcpy(old, g_error, sizeof old);
+    size_t n = strnlen(g_error, sizeof old - 1);
+    memcpy(old, g_error, n);
+    old[n] = 0;
     snprintf(g_error, sizeof g_error, "%s: %s", prefix, old);
     return -1;
 }

@@ -1,3 +1,4 @@
+#include <math.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,4 +57,30 @@ void progress_update(progress *p, int64_t done, const char *extra) {
 
 void progress_end(progress *p) {
     if (p->tty) fputc('\n', stderr);
+}
+
+void rng_seed(rng *r, uint64_t seed) {
+    r->state = 0;
+    r->inc = (seed << 1) | 1u;
+    rng_u32(r);
+    r->state += 0x853c49e6748fea9bull ^ seed;
+    rng_u32(r);
+}
+
+uint32_t rng_u32(rng *r) {
+    uint64_t old = r->state;
+    r->state = old * 6364136223846793005ull + r->inc;
+    uint32_t xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27), rot = (uint32_t)(old >> 59);
+    return (xorshifted >> rot) | (xorshifted << ((32 - rot) & 31));
+}
+
+double rng_uniform(rng *r) {
+    uint64_t hi = rng_u32(r), lo = rng_u32(r);
+    return (double)((hi << 21) ^ lo) / 9007199254740992.0;   // 53 random bits
+}
+
+double rng_normal(rng *r) {
+    double u1 = rng_uniform(r), u2 = rng_uniform(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }

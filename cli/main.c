@@ -1,0 +1,38 @@
+// arwkv: command dispatch.
+#include "cli.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command k_commands[] = {
+    {"make-model", cmd_make_model, "write a random model in the Hugging Face layout"},
+    {"init-student", cmd_init_student, "build an ARWKV student from a Qwen2 teacher"},
+    {"perplexity", cmd_perplexity, "score a text or token-id file"},
+    {"generate", cmd_generate, "generate text from a prompt"},
+    {"bench", cmd_bench, "decode and prefill throughput against the memory-bandwidth bound"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: arwkv <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+        fprintf(f, "  %-14s %s\n", k_commands[i].name, k_commands[i].help);
+    fprintf(f, "\n'arwkv <command> --help' lists a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+        if (!strcmp(argv[1], k_commands[i].name)) return k_commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "arwkv: unknown command '%s' (see 'arwkv --help')\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,117 @@
+// Inference forward ops of both model types (training variants live in train_ops.c).
+#include <math.h>
+#include <omp.h>
+
+#include "kernels/kernels.h"
+
+// out (T, C) = inp / sqrt(mean(inp^2) + eps) * weight (C)
+void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, float eps, int T, int C) {
+    #pragma omp parallel for if (T > 16)
+    for (int t = 0; t < T; t++) {
+        const float *x = inp + (size_t)t * C;
+        float *o = out + (size_t)t * C;
+        float ss = 0.0f;
+        for (int i = 0; i < C; i++) ss += x[i] * x[i];
+        float r = 1.0f / sqrtf(ss / C + eps);
+        for (int i = 0; i < C; i++) o[i] = x[i] * r * weight[i];
+        if (rstd) rstd[t] = r;
+    }
+}
+
+// out (T, C) = table[ids] (V, C), converted to fp32
+void embedding_forward(float *out, const int32_t *ids, const void *table, arwkv_dtype dt, int T, int C, int V) {
+    size_t es = arwkv_dtype_size(dt);
+    for (int t = 0; t < T; t++) {
+        int id = ids[t] < 0 || ids[t] >= V ? 0 : ids[t];   // callers validate ids; never read out of bounds
+        dtype_to_f32(out + (size_t)t * C, (const uint8_t *)table + (size_t)id * C * es, dt, (size_t)C);
+    }
+}
+
+// rotate-half RoPE in place on x (T, H, hd) at positions pos0 ..
+void rope_forward(float *x, int pos0, float theta, int T, int H, int hd) {
+    int half = hd / 2;
+    for (int t = 0; t < T; t++) {
+        double p = (double)(pos0 + t);
+        for (int i = 0; i < half; i++) {
+            // angles in double: positions reach 1e5+ where float phase error would exceed 1e-5
+            double f = p * pow((double)theta, -2.0 * i / hd);
+            float c = (float)cos(f), s = (float)sin(f);
+            for (int h = 0; h < H; h++) {
+                float *u = x + ((size_t)t * H + h) * hd;
+                float a = u[i], b = u[i + half];
+                u[i] = a * c - b * s;
+                u[i + half] = b * c + a * s;
+            }
+        }
+    }
+}
+
+// out (T, F) = silu(gate) * up
+void swiglu_forward(float *out, const float *gate, const float *up, int T, int F) {
+    size_t n = (size_t)T * F;
+    #pragma omp parallel for if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+// q (T, Hq, hd) at positions pos0..; kc, vc (Hkv, max_ctx, hd); out (T, Hq, hd)
+void attention_forward(float *out, const float *q, const float *kc, const float *vc, float *scratch,
+                       int pos0, int T, int Hq, int Hkv, int hd, int max_ctx) {
+    int group = Hq / Hkv, npos = pos0 + T;
+    float scale = 1.0f / sqrtf((float)hd);
+    #pragma omp parallel for collapse(2) schedule(dynamic, 1)
+    for (int t = 0; t < T; t++) {
+        for (int h = 0; h < Hq; h++) {
+            float *att = scratch + (size_t)omp_get_thread_num() * Hq * npos;
+            const float *qh = q + ((size_t)t * Hq + h) * hd;
+            const float *kh = kc + (size_t)(h / group) * max_ctx * hd;
+            const float *vh = vc + (size_t)(h / group) * max_ctx * hd;
+            int n = pos0 + t + 1;
+            float mx = -INFINITY;
+            for (int p = 0; p < n; p++) {
+                const float *kp = kh + (size_t)p * hd;
+                float s = 0.0f;
+                for (int i = 0; i < hd; i++) s += qh[i] * kp[i];
+                s *= scale;
+                att[p] = s;
+                if (s > mx) mx = s;
+            }
+            float sum = 0.0f;
+            for (int p = 0; p < n; p++) sum += att[p] = expf(att[p] - mx);
+            float inv = 1.0f / sum;
+            float *o = out + ((size_t)t * Hq + h) * hd;
+            for (int i = 0; i < hd; i++) o[i] = 0.0f;
+            for (int p = 0; p < n; p++) {
+                const float *vp = vh + (size_t)p * hd;
+                float w = att[p] * inv;
+                for (int i = 0; i < hd; i++) o[i] += w * vp[i];
+            }
+        }
+    }
+}
+
+// in-place softmax of each row of x (T, V)
+void softmax_forward(float *x, int T, int V) {
+    for (int t = 0; t < T; t++) {
+        float *r = x + (size_t)t * V, mx = -INFINITY, sum = 0.0f;
+        for (int i = 0; i < V; i++) mx = r[i] > mx ? r[i] : mx;
+        for (int i = 0; i < V; i++) sum += r[i] = expf(r[i] - mx);
+        for (int i = 0; i < V; i++) r[i] /= sum;
+    }
+}
+
+// sum over t of -log softmax(logits[t])[targets[t]], targets < 0 ignored
+double cross_entropy_forward(const float *logits, const int32_t *targets, int T, int V) {
+    double total = 0.0;
+    for (int t = 0; t < T; t++) {
+        if (targets[t] < 0) continue;
+        const float *r = logits + (size_t)t * V;
+        double mx = -INFINITY, sum = 0.0;
+        for (int i = 0; i < V; i++) mx = r[i] > mx ? r[i] : mx;
+        for (int i = 0; i < V; i++) sum += exp(r[i] - mx);
+        total += mx + log(sum) - r[targets[t]];
+    }
+    return total;
+}
