@@ -18,7 +18,7 @@ typedef double (*fd_loss_fn)(void *ctx);
 // errors are both near 1e-10 relative
 #define FD_EPS 1e-5
 // at most this many coordinates per tensor are differentiated (evenly spread, both ends included)
-#define FD_MAX_COORDS 256
+#define FD_MAX_COORDS 128
 
 static inline double *fd_dup(const float *x, size_t n) {
     double *d = malloc(n * sizeof *d);
