@@ -191,7 +191,7 @@ static int parse_image(const char *file, const uint8_t *buf, size_t len, st_buil
         rc = parse_entry(file, key, v, data, data_len, &t);
         if (rc == 0) rc = list_push(out, &t);
     }
-    if (rc == 0) rc = check_tiling(file, out->tensors + first, out->n - first, data, data_len);
+    if (rc == 0) rc = check_tiling(file, out->n > first ? out->tensors + first : NULL, out->n - first, data, data_len);
     json_decref(root);
     return rc;
 }
@@ -264,7 +264,8 @@ int safetensors_open_memory(st_set *s, const char *label, const void *buf, size_
     if (set_alloc_maps(s, 1, label)) return -1;
     s->maps[0] = (struct st_map){strdup(label), buf, len, 0};
     st_builder list = {0};
-    int rc = s->maps[0].path ? parse_image(label, buf, len, &list, &s->metadata_json) : arwkv_set_error("out of memory");
+    int rc = s->maps[0].path ? parse_image(label, buf, len, &list, &s->metadata_json)
+                             : arwkv_set_error("out of memory");
     if (rc == 0) rc = set_finish(s, &list);
     st_builder_free(&list);
     if (rc) safetensors_close(s);
@@ -339,7 +340,8 @@ static int open_index(st_set *s, const char *dir, const char *index) {
         const st_tensor *t = safetensors_find(s, key);
         char *want = path_join(dir, json_string_value(v));
         if (!want) rc = arwkv_set_error("out of memory");
-        else if (!t) rc = arwkv_set_error("%s: weight_map names tensor '%s' but %s has no such tensor", index, key, want);
+        else if (!t)
+            rc = arwkv_set_error("%s: weight_map names tensor '%s' but %s has no such tensor", index, key, want);
         else if (strcmp(file_of(s, t), want))
             rc = arwkv_set_error("%s: weight_map puts tensor '%s' in %s but it is in %s", index, key, want,
                                  file_of(s, t));
@@ -472,7 +474,8 @@ int safetensors_write(const char *path, const st_tensor *tensors, int32_t n, con
     if (!hdr) return -1;
     size_t len = strlen(hdr), padded = align_up(len, 8);
     int rc = 0;
-    if (padded > ST_MAX_HEADER) rc = arwkv_set_error("%s: header of %zu bytes is over the format's limit", path, padded);
+    if (padded > ST_MAX_HEADER)
+        rc = arwkv_set_error("%s: header of %zu bytes is over the format's limit", path, padded);
     atomic_file af;
     if (rc == 0 && (rc = atomic_file_open(&af, path)) == 0) {
         uint8_t le[8];

@@ -182,7 +182,8 @@ static void test_round_trip(void) {
 static void test_writer_rejects(void) {
     float x[4] = {0};
     char *p = tmp_path("bad_w.safetensors");
-    st_tensor dup[2] = {{.name = "a", .ndim = 1, .shape = {4}, .data = x}, {.name = "a", .ndim = 1, .shape = {4}, .data = x}};
+    st_tensor dup[2] = {{.name = "a", .ndim = 1, .shape = {4}, .data = x},
+                        {.name = "a", .ndim = 1, .shape = {4}, .data = x}};
     CHECK(safetensors_write(p, dup, 2, NULL) == -1 && err_has("duplicate tensor name 'a'"), "%s", arwkv_last_error());
     st_tensor sz = {.name = "s", .ndim = 1, .shape = {4}, .data = x, .nbytes = 12};
     CHECK(safetensors_write(p, &sz, 1, NULL) == -1 && err_has("tensor 's'") && err_has("disagree"), "%s",
@@ -228,9 +229,11 @@ static void test_sharded(void) {
     char *dir = tmp_path("sharded");
     CHECK(dir_ensure(dir) == 0, "mkdir");
     float a[2] = {1, 2}, b[3] = {3, 4, 5}, c[1] = {6};
-    st_tensor s1[2] = {{.name = "a", .ndim = 1, .shape = {2}, .data = a}, {.name = "b", .ndim = 1, .shape = {3}, .data = b}};
+    st_tensor s1[2] = {{.name = "a", .ndim = 1, .shape = {2}, .data = a},
+                       {.name = "b", .ndim = 1, .shape = {3}, .data = b}};
     st_tensor s2[1] = {{.name = "c", .ndim = 1, .shape = {1}, .data = c}};
-    char *p1 = path_join(dir, "model-00001-of-00002.safetensors"), *p2 = path_join(dir, "model-00002-of-00002.safetensors");
+    char *p1 = path_join(dir, "model-00001-of-00002.safetensors");
+    char *p2 = path_join(dir, "model-00002-of-00002.safetensors");
     char *idx = path_join(dir, "model.safetensors.index.json");
     CHECK(safetensors_write(p1, s1, 2, "{\"format\":\"pt\"}") == 0 && safetensors_write(p2, s2, 1, NULL) == 0, "write");
     const char *good = "{\"metadata\": {\"total_size\": 24}, \"weight_map\": {"
@@ -244,7 +247,8 @@ static void test_sharded(void) {
     CHECK(tc && ((const float *)tc->data)[0] == 6 && tb && ((const float *)tb->data)[2] == 5, "values");
     CHECK(s.metadata_json && strstr(s.metadata_json, "pt"), "metadata of first shard");
     CHECK(safetensors_expect(&s, "c", 1, (int64_t[]){2}) == NULL &&
-          err_has("model-00002-of-00002.safetensors: tensor 'c': shape [1] but expected [2]"), "%s", arwkv_last_error());
+          err_has("model-00002-of-00002.safetensors: tensor 'c': shape [1] but expected [2]"), "%s",
+          arwkv_last_error());
     CHECK(safetensors_expect(&s, "q", 1, (int64_t[]){2}) == NULL &&
           err_has("model.safetensors.index.json: missing tensor 'q'"), "%s", arwkv_last_error());
     safetensors_close(&s);
@@ -354,7 +358,8 @@ static void test_malformed(void) {
     p = write_st("neg.safetensors", "{\"a\":{\"dtype\":\"U8\",\"shape\":[-1],\"data_offsets\":[0,0]}}", NULL, 0);
     expect_fail(p, "tensor 'a': shape entry 0 is not a non-negative integer");
     free(p);
-    p = write_st("dims.safetensors", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,1]}}", z, 1);
+    p = write_st("dims.safetensors",
+                 "{\"a\":{\"dtype\":\"U8\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,1]}}", z, 1);
     expect_fail(p, "shape has 9 dims");
     free(p);
     // numel * size wraps around 2^64 to 0: must not pass as an empty tensor
@@ -380,14 +385,18 @@ static void test_malformed(void) {
 
 // Every file in the fuzz corpus (seeds and past crashes) goes through the parser without harm.
 static void test_corpus(void) {
-    DIR *d = opendir(CORPUS_DIR);
-    CHECK(d != NULL, "%s missing", CORPUS_DIR);
+    // ctest runs from the source root; run by hand from elsewhere, find it next to this file
+    char dir[4096] = CORPUS_DIR;
+    const char *src = __FILE__, *cut = strstr(src, "tests/io/");
+    if (!file_exists(dir) && cut) snprintf(dir, sizeof dir, "%.*s%s", (int)(cut - src), src, CORPUS_DIR);
+    DIR *d = opendir(dir);
+    CHECK(d != NULL, "%s missing", dir);
     if (!d) return;
     int n = 0, ok = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
-        char *p = path_join(CORPUS_DIR, e->d_name);
+        char *p = path_join(dir, e->d_name);
         size_t len;
         char *buf = file_read_all(p, &len);
         st_set s;
