@@ -30,6 +30,8 @@ typedef struct {
     int32_t *inputs, *targets;
     int32_t n_counted;         // non-ignored targets of the last forward
     float grad_scale;          // of the last forward: dlogits are scaled by grad_scale / n_counted
+    int32_t keep_vfirst;       // 1: the student's forward reuses v_first of the previous forward (a finite-
+                               // difference check of the detached gradient needs v_first held constant)
     // saved activations, (B*T, ...) rows unless noted
     float **x;                 // 2L+1 residual streams: layer l's input x[2l], after the block x[2l+1]
     float **rstd1, **rstd2, **xn, **f, **ffg, **ffu, **ffh;   // per layer

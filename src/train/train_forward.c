@@ -48,7 +48,7 @@ static void student_block_forward(train_model *tm, const layer_weights *L, int l
     lora2(tm->wz[l], tm->wmid[l], xw, &L->w1, &L->w2, BT, D, c->lora_w, 1);
     decay_forward(tm->wd[l], tm->wz[l], P(L->w0), BT, D);
     if (l == 0) {
-        memcpy(tm->vfirst, tm->v0[l], TD * sizeof(float));
+        if (!tm->keep_vfirst) memcpy(tm->vfirst, tm->v0[l], TD * sizeof(float));
         memcpy(tm->vf[l], tm->v0[l], TD * sizeof(float));
     } else {
         lora2(tm->vz[l], tm->vmid[l], xv, &L->v1, &L->v2, BT, D, c->lora_v, 0);
