@@ -5,6 +5,9 @@
 
 int arwkv_sequence_nll(const arwkv_model *m, arwkv_state *s, const int32_t *ids, int32_t n, double *sum, float *nll) {
     int V = m->cfg.n_vocab, chunk = s->chunk;
+    for (int32_t i = 0; i < n; i++)   // targets are never fed forward, so check them here
+        if (ids[i] < 0 || ids[i] >= V)
+            return arwkv_set_error("token id %d at position %d is outside the vocabulary (size %d)", ids[i], i, V);
     float *logits = malloc((size_t)chunk * V * sizeof(float));
     if (!logits) return arwkv_set_error("out of memory for %d x %d logits", chunk, V);
     arwkv_state_reset(s);
@@ -41,7 +44,7 @@ int arwkv_perplexity(const arwkv_model *m, const int32_t *ids, int64_t n, int32_
         rc = arwkv_sequence_nll(m, s, ids + w0, len, &sum, NULL);
         total += sum;
         count += len - 1;
-        if (show_progress) {
+        if (show_progress && rc == 0) {
             char extra[64];
             snprintf(extra, sizeof extra, "ppl %.4f", exp(total / (double)count));
             progress_update(&p, w0 + len, extra);
