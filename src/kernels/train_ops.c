@@ -1,5 +1,6 @@
 // Backward passes of the teacher's ops and the training losses (cross-entropy, distillation KL).
 #include "kernels/train_ops.h"
+#include "kernels/train_ops_vec.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@ void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const floa
             const float *x = inp + (size_t)t * C, *dy = dout + (size_t)t * C;
             float *dx = dinp + (size_t)t * C;
             float r = rstd[t], dot = 0.0f;
+            #pragma omp simd reduction(+ : dot)
             for (int i = 0; i < C; i++) dot += weight[i] * dy[i] * x[i];
             float c = r * r * dot / (float)C;
             for (int i = 0; i < C; i++) dx[i] += r * (weight[i] * dy[i] - x[i] * c);
@@ -58,10 +60,16 @@ void swiglu_backward(float *dgate, float *dup, const float *dout, const float *g
                      const float *up, int T, int F) {
     size_t n = (size_t)T * F;
     #pragma omp parallel for if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i], s = 1.0f / (1.0f + expf(-g)), dy = dout[i];
-        if (dgate) dgate[i] += dy * up[i] * s * (1.0f + g * (1.0f - s));
-        if (dup) dup[i] += dy * g * s;
+    for (size_t i0 = 0; i0 < n; i0 += VEC_CHUNK) {
+        int m = n - i0 < VEC_CHUNK ? (int)(n - i0) : VEC_CHUNK;
+        float sg[VEC_CHUNK];
+        vec_sigmoid(sg, gate + i0, m);
+        for (int j = 0; j < m; j++) {
+            size_t i = i0 + j;
+            float g = gate[i], s = sg[j], dy = dout[i];
+            if (dgate) dgate[i] += dy * up[i] * s * (1.0f + g * (1.0f - s));
+            if (dup) dup[i] += dy * g * s;
+        }
     }
 }
 
@@ -85,14 +93,10 @@ void rope_backward(float *dx, int pos0, float theta, int T, int H, int hd) {
     }
 }
 
-// log-sum-exp of x[0..n) / tau, max-shifted so that no exp overflows
+// log-sum-exp of x[0..n) / tau (tau > 0), max-shifted so that no exp overflows
 static float row_lse(const float *x, int n, float inv_tau) {
-    float mx = -INFINITY;
-    for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    mx *= inv_tau;
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) sum += expf(x[i] * inv_tau - mx);
-    return mx + logf(sum);
+    float mx = vec_max(x, n) * inv_tau;
+    return mx + logf(vec_sum_exp(x, inv_tau, -mx, n));
 }
 
 static int target_counts(int32_t target, int V) { return target >= 0 && target < V; }
@@ -119,8 +123,12 @@ void crossentropy_backward(float *dlogits, const float *logits, const int32_t *t
         if (!target_counts(targets[i], V)) continue;
         const float *x = logits + (size_t)i * V;
         float *dx = dlogits + (size_t)i * V;
-        float lse = row_lse(x, V, 1.0f);
-        for (int j = 0; j < V; j++) dx[j] += scale * expf(x[j] - lse);
+        float lse = row_lse(x, V, 1.0f), buf[VEC_CHUNK];
+        for (int j0 = 0; j0 < V; j0 += VEC_CHUNK) {
+            int m = V - j0 < VEC_CHUNK ? V - j0 : VEC_CHUNK;
+            vec_exp(buf, x + j0, 1.0f, -lse, m);
+            for (int j = 0; j < m; j++) dx[j0 + j] += scale * buf[j];
+        }
         dx[targets[i]] -= scale;
     }
 }
@@ -137,7 +145,8 @@ int crossentropy_fused(float *losses, float *logits, const int32_t *targets, flo
         }
         float lse = row_lse(x, V, 1.0f);
         losses[i] = lse - x[targets[i]];
-        for (int j = 0; j < V; j++) x[j] = scale * expf(x[j] - lse);
+        vec_exp(x, x, 1.0f, -lse, V);
+        for (int j = 0; j < V; j++) x[j] *= scale;
         x[targets[i]] -= scale;
         count++;
     }
@@ -156,10 +165,13 @@ int kl_div_forward(float *losses, const float *student, const float *teacher, co
         }
         const float *s = student + (size_t)i * Vs, *te = teacher + (size_t)i * Vt;
         float lse_s = row_lse(s, Vs, inv_tau), lse_t = row_lse(te, Vs, inv_tau);
-        float kl = 0.0f;
-        for (int j = 0; j < Vs; j++) {
-            float lp = te[j] * inv_tau - lse_t, lq = s[j] * inv_tau - lse_s;
-            kl += expf(lp) * (lp - lq);
+        float kl = 0.0f, p[VEC_CHUNK];
+        for (int j0 = 0; j0 < Vs; j0 += VEC_CHUNK) {
+            int m = Vs - j0 < VEC_CHUNK ? Vs - j0 : VEC_CHUNK;
+            const float *tj = te + j0, *sj = s + j0;
+            vec_exp(p, tj, inv_tau, -lse_t, m);
+            #pragma omp simd reduction(+ : kl)
+            for (int j = 0; j < m; j++) kl += p[j] * ((tj[j] - sj[j]) * inv_tau - lse_t + lse_s);
         }
         losses[i] = tau * tau * kl;
         count++;
@@ -176,7 +188,12 @@ void kl_div_backward(float *dstudent, const float *student, const float *teacher
         const float *s = student + (size_t)i * Vs, *te = teacher + (size_t)i * Vt;
         float *ds = dstudent + (size_t)i * Vs;
         float lse_s = row_lse(s, Vs, inv_tau), lse_t = row_lse(te, Vs, inv_tau);
-        for (int j = 0; j < Vs; j++)
-            ds[j] += c * (expf(s[j] * inv_tau - lse_s) - expf(te[j] * inv_tau - lse_t));
+        float q[VEC_CHUNK], p[VEC_CHUNK];
+        for (int j0 = 0; j0 < Vs; j0 += VEC_CHUNK) {
+            int m = Vs - j0 < VEC_CHUNK ? Vs - j0 : VEC_CHUNK;
+            vec_exp(q, s + j0, inv_tau, -lse_s, m);
+            vec_exp(p, te + j0, inv_tau, -lse_t, m);
+            for (int j = 0; j < m; j++) ds[j0 + j] += c * (q[j] - p[j]);
+        }
     }
 }

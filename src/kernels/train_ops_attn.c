@@ -1,80 +1,105 @@
 // Full-sequence causal GQA attention for training, with the probabilities kept for the backward.
 #include "kernels/train_ops.h"
+#include "kernels/train_ops_vec.h"
 
 #include <math.h>
 #include <stddef.h>
 
-// keys per work item of the dk/dv pass: the tile's dk/dv rows stay in L1 while t runs down
+// Blocking for cache reuse: a tile of KEY_TILE keys (or values) stays in L1 while a block of
+// QUERY_BLOCK query rows uses it; the dk/dv pass keeps a tile's gradient rows in L1 while t runs.
 #define KEY_TILE 16
+#define QUERY_BLOCK 16
 
-static float dot(const float *a, const float *b, int n) {
-    float s = 0.0f;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
+static inline int min_int(int a, int b) { return a < b ? a : b; }
+
+// d[j] = a . x_{s0+j} for s0 <= s0+j < s1, x_s = x0 + s * stride (s1 - s0 <= KEY_TILE)
+static void dots_range(float *d, const float *a, const float *x0, size_t stride, int s0, int s1, int n) {
+    for (int s = s0; s < s1; s += 8)
+        vec_dot_many(d + (s - s0), a, x0 + (size_t)s * stride, stride, min_int(8, s1 - s), n);
 }
 
 void attention_train_forward(float *out, float *att, const float *q, const float *k, const float *v,
                              int B, int T, int Hq, int Hkv, int hd) {
-    int group = Hq / Hkv;
+    int group = Hq / Hkv, nqb = (T + QUERY_BLOCK - 1) / QUERY_BLOCK;
+    size_t kst = (size_t)Hkv * hd;   // from one position to the next in k and v
     float scale = 1.0f / sqrtf((float)hd);
-    // causal rows differ in length: dynamic chunks keep the threads even
-    #pragma omp parallel for collapse(3) schedule(dynamic, 8)
+    // causal blocks differ in length: dynamic scheduling keeps the threads even
+    #pragma omp parallel for collapse(3) schedule(dynamic, 1)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < Hq; h++)
-            for (int t = 0; t < T; t++) {
-                int kh = h / group;
-                const float *qt = q + (((size_t)b * T + t) * Hq + h) * hd;
-                float *row = att + (((size_t)b * Hq + h) * T + t) * T;
-                float mx = -INFINITY;
-                for (int s = 0; s <= t; s++) {
-                    row[s] = scale * dot(qt, k + (((size_t)b * T + s) * Hkv + kh) * hd, hd);
-                    mx = row[s] > mx ? row[s] : mx;
+            for (int qb = 0; qb < nqb; qb++) {
+                int t0 = qb * QUERY_BLOCK, t1 = min_int(t0 + QUERY_BLOCK, T);
+                size_t kv0 = ((size_t)b * T * Hkv + h / group) * hd;   // position 0 of this kv head
+                const float *q0 = q + (((size_t)b * T) * Hq + h) * hd;
+                float *att0 = att + ((size_t)b * Hq + h) * T * T;
+                float *out0 = out + (((size_t)b * T) * Hq + h) * hd;
+                size_t qst = (size_t)Hq * hd;
+                // scores: each tile of keys is read from memory once for the whole block of queries
+                for (int s0 = 0; s0 < t1; s0 += KEY_TILE)
+                    for (int t = s0 > t0 ? s0 : t0; t < t1; t++)
+                        dots_range(att0 + (size_t)t * T + s0, q0 + t * qst, k + kv0, kst, s0,
+                                   min_int(s0 + KEY_TILE, t + 1), hd);
+                for (int t = t0; t < t1; t++) {
+                    float *row = att0 + (size_t)t * T;
+                    for (int s = 0; s <= t; s++) row[s] *= scale;
+                    vec_exp(row, row, 1.0f, -vec_max(row, t + 1), t + 1);
+                    float inv = 1.0f / vec_sum(row, t + 1);
+                    for (int s = 0; s <= t; s++) row[s] *= inv;
+                    for (int s = t + 1; s < T; s++) row[s] = 0.0f;
+                    for (int i = 0; i < hd; i++) out0[t * qst + i] = 0.0f;
                 }
-                float sum = 0.0f;
-                for (int s = 0; s <= t; s++) {
-                    row[s] = expf(row[s] - mx);
-                    sum += row[s];
-                }
-                float inv = 1.0f / sum;
-                for (int s = 0; s <= t; s++) row[s] *= inv;
-                for (int s = t + 1; s < T; s++) row[s] = 0.0f;
-                float *ot = out + (((size_t)b * T + t) * Hq + h) * hd;
-                for (int i = 0; i < hd; i++) ot[i] = 0.0f;
-                for (int s = 0; s <= t; s++) {
-                    const float *vs = v + (((size_t)b * T + s) * Hkv + kh) * hd;
-                    float p = row[s];
-                    for (int i = 0; i < hd; i++) ot[i] += p * vs[i];
+                for (int s = 0; s < t1; s++) {
+                    const float *vs = v + kv0 + s * kst;
+                    for (int t = s > t0 ? s : t0; t < t1; t++) {
+                        float p = att0[(size_t)t * T + s], *ot = out0 + t * qst;
+                        for (int i = 0; i < hd; i++) ot[i] += p * vs[i];
+                    }
                 }
             }
 }
 
-// With datt[t,s] = dout_t . v_s and rowdyt = sum_s att[t,s] datt[t,s], the softmax backward
-// gives dscore[t,s] = att[t,s] (datt[t,s] - rowdyt). Pass 1 (rows t) stores rowdot and forms
-// dq; pass 2 (tiles of keys s, per kv head) forms dk and dv, so that every output row is written
-// by exactly one thread. datt is recomputed instead of stored: it would need another (T, T) per head.
+// With datt[t,s] = dout_t . v_s and rowdot_t = sum_s att[t,s] datt[t,s], the softmax backward
+// gives dscore[t,s] = att[t,s] (datt[t,s] - rowdot_t). Pass 1 (blocks of query rows) stores
+// rowdot and forms dq; pass 2 (tiles of keys, per kv head) forms dk and dv, so that every output
+// row is written by exactly one thread. datt is recomputed instead of stored: it would need
+// another (T, T) per head.
 void attention_train_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                               const float *q, const float *k, const float *v, const float *att,
                               int B, int T, int Hq, int Hkv, int hd) {
-    int group = Hq / Hkv;
+    int group = Hq / Hkv, nqb = (T + QUERY_BLOCK - 1) / QUERY_BLOCK;
+    size_t kst = (size_t)Hkv * hd, qst = (size_t)Hq * hd;
     float scale = 1.0f / sqrtf((float)hd);
-    #pragma omp parallel for collapse(3) schedule(dynamic, 8)
+    #pragma omp parallel for collapse(3) schedule(dynamic, 1)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < Hq; h++)
-            for (int t = 0; t < T; t++) {
-                int kh = h / group;
-                const float *dy = dout + (((size_t)b * T + t) * Hq + h) * hd;
-                const float *row = att + (((size_t)b * Hq + h) * T + t) * T;
-                float rd = 0.0f;
-                for (int s = 0; s <= t; s++)
-                    rd += row[s] * dot(dy, v + (((size_t)b * T + s) * Hkv + kh) * hd, hd);
-                scratch[((size_t)b * Hq + h) * T + t] = rd;
+            for (int qb = 0; qb < nqb; qb++) {
+                int t0 = qb * QUERY_BLOCK, t1 = min_int(t0 + QUERY_BLOCK, T);
+                size_t kv0 = ((size_t)b * T * Hkv + h / group) * hd;
+                const float *dy0 = dout + (((size_t)b * T) * Hq + h) * hd;
+                const float *att0 = att + ((size_t)b * Hq + h) * T * T;
+                float *rd = scratch + ((size_t)b * Hq + h) * T, d[KEY_TILE];
+                for (int t = t0; t < t1; t++) rd[t] = 0.0f;
+                for (int s0 = 0; s0 < t1; s0 += KEY_TILE)
+                    for (int t = s0 > t0 ? s0 : t0; t < t1; t++) {
+                        int s1 = min_int(s0 + KEY_TILE, t + 1);
+                        dots_range(d, dy0 + t * qst, v + kv0, kst, s0, s1, hd);
+                        const float *row = att0 + (size_t)t * T;
+                        for (int s = s0; s < s1; s++) rd[t] += row[s] * d[s - s0];
+                    }
                 if (!dq) continue;
-                float *dqt = dq + (((size_t)b * T + t) * Hq + h) * hd;
-                for (int s = 0; s <= t; s++) {
-                    size_t kv = (((size_t)b * T + s) * Hkv + kh) * hd;
-                    float ds = scale * row[s] * (dot(dy, v + kv, hd) - rd);
-                    for (int i = 0; i < hd; i++) dqt[i] += ds * k[kv + i];
-                }
+                float *dq0 = dq + (((size_t)b * T) * Hq + h) * hd;
+                for (int s0 = 0; s0 < t1; s0 += KEY_TILE)
+                    for (int t = s0 > t0 ? s0 : t0; t < t1; t++) {
+                        int s1 = min_int(s0 + KEY_TILE, t + 1);
+                        dots_range(d, dy0 + t * qst, v + kv0, kst, s0, s1, hd);
+                        const float *row = att0 + (size_t)t * T;
+                        float *dqt = dq0 + t * qst;
+                        for (int s = s0; s < s1; s++) {
+                            const float *ks = k + kv0 + s * kst;
+                            float ds = scale * row[s] * (d[s - s0] - rd[t]);
+                            for (int i = 0; i < hd; i++) dqt[i] += ds * ks[i];
+                        }
+                    }
             }
     if (!dk && !dv) return;
     int ntiles = (T + KEY_TILE - 1) / KEY_TILE;
@@ -82,22 +107,27 @@ void attention_train_backward(float *dq, float *dk, float *dv, float *scratch, c
     for (int b = 0; b < B; b++)
         for (int kh = 0; kh < Hkv; kh++)
             for (int tile = 0; tile < ntiles; tile++) {
-                int s0 = tile * KEY_TILE, s1 = s0 + KEY_TILE < T ? s0 + KEY_TILE : T;
+                int s0 = tile * KEY_TILE, s1 = min_int(s0 + KEY_TILE, T);
+                size_t kv0 = ((size_t)b * T * Hkv + kh) * hd;
+                float d[KEY_TILE];
                 for (int h = kh * group; h < (kh + 1) * group; h++)
                     for (int t = s0; t < T; t++) {
                         const float *dy = dout + (((size_t)b * T + t) * Hq + h) * hd;
                         const float *qt = q + (((size_t)b * T + t) * Hq + h) * hd;
                         const float *row = att + (((size_t)b * Hq + h) * T + t) * T;
                         float rd = scratch[((size_t)b * Hq + h) * T + t];
-                        int send = t + 1 < s1 ? t + 1 : s1;
+                        int send = min_int(t + 1, s1);
+                        if (dk) dots_range(d, dy, v + kv0, kst, s0, send, hd);
                         for (int s = s0; s < send; s++) {
-                            size_t kv = (((size_t)b * T + s) * Hkv + kh) * hd;
                             float p = row[s];
-                            if (dv)
-                                for (int i = 0; i < hd; i++) dv[kv + i] += p * dy[i];
+                            if (dv) {
+                                float *dvs = dv + kv0 + s * kst;
+                                for (int i = 0; i < hd; i++) dvs[i] += p * dy[i];
+                            }
                             if (dk) {
-                                float ds = scale * p * (dot(dy, v + kv, hd) - rd);
-                                for (int i = 0; i < hd; i++) dk[kv + i] += ds * qt[i];
+                                float *dks = dk + kv0 + s * kst;
+                                float ds = scale * p * (d[s - s0] - rd);
+                                for (int i = 0; i < hd; i++) dks[i] += ds * qt[i];
                             }
                         }
                     }

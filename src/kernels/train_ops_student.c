@@ -1,5 +1,6 @@
 // Forward and backward of the RWKV-7 time-mix pieces around the WKV scan (model.md §2).
 #include "kernels/train_ops.h"
+#include "kernels/train_ops_vec.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -11,7 +12,6 @@
 // rows of P updated together in xp_backward, so each dout row is read once per block
 #define XP_ROWS 8
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 static inline int min_int(int a, int b) { return a < b ? a : b; }
 
 // ---- token shift ----------------------------------------------------------------------------
@@ -99,9 +99,7 @@ void xp_backward(float *dinp, float *dP, const float *dout, const float *inp, co
             float *dx = dinp + (size_t)t * C;
             for (int i = 0; i < C; i++) {
                 const float *p = P + (size_t)i * R;
-                float s = 0.0f;
-                for (int r = 0; r < R; r++) s += dy[r] * p[r];
-                dx[i] += s;
+                dx[i] += vec_dot(dy, p, R);
             }
         }
     }
@@ -137,7 +135,8 @@ void sigmoid_forward(float *out, const float *inp, const float *bias, int T, int
     for (int t = 0; t < T; t++) {
         const float *x = inp + (size_t)t * C;
         float *o = out + (size_t)t * C;
-        for (int c = 0; c < C; c++) o[c] = sigmoidf(x[c] + (bias ? bias[c] : 0.0f));
+        for (int c = 0; c < C; c++) o[c] = x[c] + (bias ? bias[c] : 0.0f);
+        vec_sigmoid(o, o, C);
     }
 }
 
@@ -164,11 +163,13 @@ void sigmoid_backward(float *dinp, float *dbias, const float *dout, const float 
 
 void decay_forward(float *wd, const float *z, const float *w0, int T, int D) {
     #pragma omp parallel for if ((size_t)T * D > PAR_MIN)
-    for (int t = 0; t < T; t++)
-        for (int d = 0; d < D; d++) {
-            size_t i = (size_t)t * D + d;
-            wd[i] = expf(-DECAY_C * sigmoidf(w0[d] + z[i]));
-        }
+    for (int t = 0; t < T; t++) {
+        float *o = wd + (size_t)t * D;
+        const float *zt = z + (size_t)t * D;
+        for (int d = 0; d < D; d++) o[d] = w0[d] + zt[d];
+        vec_sigmoid(o, o, D);
+        vec_exp(o, o, -DECAY_C, 0.0f, D);
+    }
 }
 
 // d wd / d x = wd * (-DECAY_C) * s (1 - s), x = w0 + z, s = sigmoid(x)
@@ -177,12 +178,14 @@ void decay_backward(float *dz, float *dw0, const float *dwd, const float *z, con
     #pragma omp parallel for if ((size_t)T * D > PAR_MIN)
     for (int d0 = 0; d0 < D; d0 += CB) {
         int n = min_int(CB, D - d0);
-        float acc[CB] = {0};
+        float acc[CB] = {0}, sg[CB], e[CB];
         for (int t = 0; t < T; t++) {
             size_t o = (size_t)t * D + d0;
+            for (int j = 0; j < n; j++) sg[j] = w0[d0 + j] + z[o + j];
+            vec_sigmoid(sg, sg, n);
+            vec_exp(e, sg, -DECAY_C, 0.0f, n);
             for (int j = 0; j < n; j++) {
-                float s = sigmoidf(w0[d0 + j] + z[o + j]);
-                float g = dwd[o + j] * expf(-DECAY_C * s) * -DECAY_C * s * (1.0f - s);
+                float s = sg[j], g = dwd[o + j] * e[j] * -DECAY_C * s * (1.0f - s);
                 if (dz) dz[o + j] += g;
                 acc[j] += g;
             }
@@ -195,12 +198,19 @@ void decay_backward(float *dz, float *dw0, const float *dwd, const float *z, con
 void value_mix_forward(float *out, const float *v, const float *v_first, const float *z,
                        const float *v0, int T, int D) {
     #pragma omp parallel for if ((size_t)T * D > PAR_MIN)
-    for (int t = 0; t < T; t++)
-        for (int d = 0; d < D; d++) {
-            size_t i = (size_t)t * D + d;
-            float x = v[i];
-            out[i] = x + (v_first[i] - x) * sigmoidf(v0[d] + z[i]);
+    for (int t = 0; t < T; t++) {
+        size_t o = (size_t)t * D;
+        for (int d0 = 0; d0 < D; d0 += CB) {
+            int n = min_int(CB, D - d0);
+            float sg[CB];
+            for (int j = 0; j < n; j++) sg[j] = v0[d0 + j] + z[o + d0 + j];
+            vec_sigmoid(sg, sg, n);
+            for (int j = 0; j < n; j++) {
+                float x = v[o + d0 + j];
+                out[o + d0 + j] = x + (v_first[o + d0 + j] - x) * sg[j];
+            }
         }
+    }
 }
 
 void value_mix_backward(float *dv, float *dz, float *dv0, const float *dout, const float *v,
@@ -208,11 +218,13 @@ void value_mix_backward(float *dv, float *dz, float *dv0, const float *dout, con
     #pragma omp parallel for if ((size_t)T * D > PAR_MIN)
     for (int d0 = 0; d0 < D; d0 += CB) {
         int n = min_int(CB, D - d0);
-        float acc[CB] = {0};
+        float acc[CB] = {0}, sg[CB];
         for (int t = 0; t < T; t++) {
             size_t o = (size_t)t * D + d0;
+            for (int j = 0; j < n; j++) sg[j] = v0[d0 + j] + z[o + j];
+            vec_sigmoid(sg, sg, n);
             for (int j = 0; j < n; j++) {
-                float s = sigmoidf(v0[d0 + j] + z[o + j]), dy = dout[o + j];
+                float s = sg[j], dy = dout[o + j];
                 if (dv) dv[o + j] += dy * (1.0f - s);
                 float g = dy * (v_first[o + j] - v[o + j]) * s * (1.0f - s);
                 if (dz) dz[o + j] += g;
@@ -234,6 +246,7 @@ void kk_norm_forward(float *kk, const float *k, const float *k_k, int T, int H, 
             size_t o = ((size_t)t * H + h) * N;
             const float *kh = k + o, *kkh = k_k + (size_t)h * N;
             float ss = 0.0f;
+            #pragma omp simd reduction(+ : ss)
             for (int n = 0; n < N; n++) ss += kh[n] * kkh[n] * kh[n] * kkh[n];
             float norm = sqrtf(ss), inv = 1.0f / (norm > KK_EPS ? norm : KK_EPS);
             for (int n = 0; n < N; n++) kk[o + n] = kh[n] * kkh[n] * inv;
@@ -252,6 +265,7 @@ void kk_norm_backward(float *dk, float *dk_k, const float *dkk, const float *k, 
             size_t o = ((size_t)t * H + h) * N;
             const float *kh = k + o, *dy = dkk + o;
             float ss = 0.0f, ud = 0.0f;
+            #pragma omp simd reduction(+ : ss, ud)
             for (int n = 0; n < N; n++) {
                 float u = kh[n] * kkh[n];
                 ss += u * u;
@@ -323,6 +337,7 @@ void bonus_forward(float *o, const float *r, const float *k, const float *v, con
             size_t off = ((size_t)t * H + h) * N;
             const float *rk = r_k + (size_t)h * N;
             float s = 0.0f;
+            #pragma omp simd reduction(+ : s)
             for (int n = 0; n < N; n++) s += r[off + n] * k[off + n] * rk[n];
             for (int n = 0; n < N; n++) o[off + n] += s * v[off + n];
         }
@@ -340,6 +355,7 @@ void bonus_backward(float *dr, float *dk, float *dv, float *dr_k, const float *d
         for (int t = 0; t < T; t++) {
             size_t off = ((size_t)t * H + h) * N;
             float s = 0.0f, ds = 0.0f;
+            #pragma omp simd reduction(+ : s, ds)
             for (int n = 0; n < N; n++) {
                 s += r[off + n] * k[off + n] * rk[n];
                 ds += dout[off + n] * v[off + n];
@@ -361,9 +377,8 @@ void group_norm_forward(float *out, float *mean, float *rstd, const float *inp,
         for (int h = 0; h < H; h++) {
             size_t off = ((size_t)t * H + h) * N;
             const float *x = inp + off, *w = weight + (size_t)h * N, *bb = bias + (size_t)h * N;
-            float mu = 0.0f, var = 0.0f;
-            for (int n = 0; n < N; n++) mu += x[n];
-            mu /= (float)N;
+            float mu = vec_sum(x, N) / (float)N, var = 0.0f;
+            #pragma omp simd reduction(+ : var)
             for (int n = 0; n < N; n++) var += (x[n] - mu) * (x[n] - mu);
             float rs = 1.0f / sqrtf(var / (float)N + eps);
             for (int n = 0; n < N; n++) out[off + n] = (x[n] - mu) * rs * w[n] + bb[n];
@@ -385,6 +400,7 @@ void group_norm_backward(float *dinp, float *dweight, float *dbias, const float 
             const float *x = inp + off, *dy = dout + off;
             float mu = mean[(size_t)t * H + h], rs = rstd[(size_t)t * H + h];
             float gm = 0.0f, gx = 0.0f;
+            #pragma omp simd reduction(+ : gm, gx)
             for (int n = 0; n < N; n++) {
                 float g = dy[n] * w[n];
                 gm += g;

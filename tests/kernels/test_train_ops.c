@@ -86,8 +86,7 @@ static double swi_loss(void *p) {
     return L;
 }
 
-static void test_swiglu(void) {
-    int T = 5, F = 24;
+static void test_swiglu(int T, int F) {
     size_t n = (size_t)T * F;
     printf("swiglu T=%d F=%d\n", T, F);
     float *g = fd_rand(n, 4.0f, &g_seed), *u = fd_rand(n, 2.0f, &g_seed), *W = fd_rand(n, 1.0f, &g_seed);
@@ -195,6 +194,13 @@ static void test_crossentropy_hand(void) {
     for (int i = 0; i < 9; i++) err = fmax(err, fabs(dx[i] - want[i]));
     printf("  losses %.7f %.7f (ln 2, ln 6), grad max abs err %.2e\n", losses[0], losses[1], err);
     CHECK(err < 1e-6, "hand gradient err %.3e", err);
+    // far-apart logits: no overflow, no NaN; loss of the top class ~0, of the bottom one 2000
+    float wl[2], wide[2 * 16];   // 16 wide so that the vector exp path runs
+    int32_t tw[2] = { 0, 2 };
+    for (int i = 0; i < 32; i++) wide[i] = i % 16 == 0 ? 1000.0f : i % 16 == 1 ? 0.0f : -1000.0f;
+    crossentropy_forward(wl, wide, tw, 2, 16);
+    printf("  wide logits: losses %g %g (expected 0, 2000)\n", wl[0], wl[1]);
+    CHECK(fabs(wl[0]) < 1e-6 && fabs(wl[1] - 2000.0) < 1e-3, "wide logits: %g %g", wl[0], wl[1]);
 }
 
 // ---- KL distillation loss -------------------------------------------------------------------
@@ -344,7 +350,8 @@ int main(void) {
     test_rmsnorm(3, 72);
     test_rmsnorm(64, 576);   // above the threading threshold: weight gradient split over blocks
     test_embedding();
-    test_swiglu();
+    test_swiglu(5, 301);    // several exp chunks and a scalar tail
+    test_swiglu(40, 1000);  // above the threading threshold
     test_rope(0);
     test_rope(70000);
     test_crossentropy();

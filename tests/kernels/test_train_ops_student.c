@@ -435,12 +435,12 @@ int main(void) {
     test_xp(5, 12, 7);
     test_xp(64, 72, 16);
     test_elementwise(OP_TANH, "tanh", 3, 20);
-    test_elementwise(OP_SIGMOID, "sigmoid+bias", 3, 72);
-    test_elementwise(OP_DECAY, "decay", 3, 72);
+    test_elementwise(OP_SIGMOID, "sigmoid+bias", 3, 75);
+    test_elementwise(OP_DECAY, "decay", 3, 75);
     test_elementwise(OP_DECAY, "decay", 64, 576);
-    test_elementwise(OP_VMIX, "value_mix", 3, 72);
+    test_elementwise(OP_VMIX, "value_mix", 3, 75);
     test_elementwise(OP_VMIX, "value_mix", 64, 576);
-    test_elementwise(OP_KICLR, "k_iclr", 3, 72);
+    test_elementwise(OP_KICLR, "k_iclr", 3, 75);
     test_elementwise(OP_KICLR, "k_iclr", 64, 576);
     test_elementwise(OP_AB, "wkv_ab", 3, 20);
     test_elementwise(OP_GATE, "gate_mul", 3, 20);
