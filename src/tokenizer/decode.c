@@ -29,11 +29,16 @@ int32_t tokenizer_token_id(const tokenizer *t, const char *text, size_t len) {
     return id;
 }
 
-static int check_id(const tokenizer *t, int32_t id, size_t pos) {
-    if (id < 0 || id >= t->n_ids || t->byte_len[id] == UINT32_MAX)
-        return arwkv_set_error("token id %d at position %zu is not in the vocabulary (%d ids)", id,
-                               pos, t->n_ids);
+static int check_id(int32_t id, size_t pos) {
+    if (id < 0) return arwkv_set_error("token id %d at position %zu is negative", id, pos);
     return 0;
+}
+
+// Bytes of id for decoding: nothing for ids without a token (as Hugging Face's decode skips
+// them: a model's embedding table is often larger than its vocabulary) or skipped specials.
+static size_t id_len(const tokenizer *t, int32_t id, int skip_special) {
+    if (id >= t->n_ids || t->byte_len[id] == UINT32_MAX || (skip_special && t->is_special[id])) return 0;
+    return t->byte_len[id];
 }
 
 int tokenizer_decode_ex(const tokenizer *t, const int32_t *ids, size_t n, int skip_special,
@@ -42,16 +47,16 @@ int tokenizer_decode_ex(const tokenizer *t, const int32_t *ids, size_t n, int sk
     *len = 0;
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        if (check_id(t, ids[i], i)) return -1;
-        if (!(skip_special && t->is_special[ids[i]])) total += t->byte_len[ids[i]];
+        if (check_id(ids[i], i)) return -1;
+        total += id_len(t, ids[i], skip_special);
     }
     char *out = malloc(total + 1);
     if (!out) return arwkv_set_error("tokenizer: out of memory");
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (skip_special && t->is_special[ids[i]]) continue;
-        memcpy(out + k, t->bytes + t->byte_off[ids[i]], t->byte_len[ids[i]]);
-        k += t->byte_len[ids[i]];
+        size_t m = id_len(t, ids[i], skip_special);
+        if (m) memcpy(out + k, t->bytes + t->byte_off[ids[i]], m);
+        k += m;
     }
     out[k] = 0;
     *bytes = out;
@@ -68,8 +73,8 @@ struct tokenizer_stream {
     const tokenizer *t;
     int skip_special;
     size_t pos;                // ids pushed so far, for messages
-    uint8_t *buf;
-    size_t len, cap;           // buf[0..len): the last output, then the held-back tail
+    uint8_t *buf;              // the last output
+    size_t cap;
     uint8_t pend[4];
     int n_pend;
 };
@@ -113,11 +118,10 @@ static int incomplete_tail(const uint8_t *b, size_t n) {
 int tokenizer_stream_push(tokenizer_stream *s, int32_t id, const char **text, size_t *len) {
     *text = "";
     *len = 0;
-    if (check_id(s->t, id, s->pos)) return -1;
+    if (check_id(id, s->pos)) return -1;
     s->pos++;
-    size_t n = 0;
-    const char *b = tokenizer_token_bytes(s->t, id, &n);
-    if (s->skip_special && s->t->is_special[id]) n = 0;
+    size_t n = id_len(s->t, id, s->skip_special);
+    const char *b = n ? s->t->bytes + s->t->byte_off[id] : "";
     size_t need = (size_t)s->n_pend + n + 1;
     if (need > s->cap) {
         size_t cap = need * 2 > 256 ? need * 2 : 256;

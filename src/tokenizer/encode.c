@@ -121,7 +121,7 @@ static int normalize(const tokenizer *t, tok_work *w, const uint8_t *s, size_t n
             j += 8;
         }
         while (j < n && s[j] < 0x80) j++;
-        size_t a = j > i ? j - 1 : j;   // run start, with its ASCII base
+        size_t a = j == n ? n : j > i ? j - 1 : j;   // run start, with its ASCII base
         if (grow_bytes(&w->norm, &w->norm_cap, k + (a - i) + 16)) return -1;
         memcpy(w->norm + k, s + i, a - i);
         k += a - i;

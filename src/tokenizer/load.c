@@ -78,7 +78,7 @@ static int regex_compile(const char *name, const char *where, const char *pat, s
         if (!rw) return arwkv_set_error("out of memory");
     }
     *out = pcre2_compile((PCRE2_SPTR)(rw ? rw : pat), rn,
-                         PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0), &err, &eoff, NULL);
+                         PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP), &err, &eoff, NULL);
     free(rw);
     if (!*out) {
         PCRE2_UCHAR msg[256];

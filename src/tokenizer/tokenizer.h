@@ -57,7 +57,8 @@ int tokenizer_encode_offsets(const tokenizer *t, const char *text, size_t len, i
                              uint32_t **starts, uint32_t **ends, size_t *n, int allow_special);
 
 // Concatenated token bytes (exact, possibly not valid UTF-8); *bytes is malloc'd and
-// NUL-terminated (the NUL is not counted in *len).
+// NUL-terminated (the NUL is not counted in *len). Ids without a token (beyond the vocabulary,
+// as a padded embedding table allows) add nothing, as in Hugging Face; negative ids fail.
 int tokenizer_decode(const tokenizer *t, const int32_t *ids, size_t n, char **bytes, size_t *len);
 // skip_special: leave out special added tokens (like skip_special_tokens=True)
 int tokenizer_decode_ex(const tokenizer *t, const int32_t *ids, size_t n, int skip_special,
