@@ -141,3 +141,15 @@ int cli_tokenize_file(const char *model_dir, const char *path, int32_t **ids, si
     tokenizer_free(t);
     return rc;
 }
+
+int cli_load_model(const char *dir, const char *dtype, arwkv_model **m) {
+    arwkv_load_opts o = {.weight_dtype = -1, .all_f32 = 0, .act_dtype = ARWKV_F32};
+    if (dtype) {
+        arwkv_dtype dt;
+        if (arwkv_dtype_parse(dtype, &dt) || dt > ARWKV_BF16)
+            return arwkv_set_error("--dtype must be f32, f16 or bf16, got '%s'", dtype);
+        o.weight_dtype = dt;
+        o.act_dtype = dt;
+    }
+    return arwkv_model_load(m, dir, &o);
+}

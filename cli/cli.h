@@ -32,6 +32,10 @@ int cli_read_ids(const char *path, int32_t **ids, size_t *n);
 // Reads a text file and encodes it with the tokenizer of a model directory (special tokens recognised).
 int cli_tokenize_file(const char *model_dir, const char *path, int32_t **ids, size_t *n);
 
+// Loads a model; dtype NULL keeps the file's weights and fp32 activations, "f32"/"f16"/"bf16"
+// converts the weights and rounds the matrix-product inputs to that type.
+int cli_load_model(const char *dir, const char *dtype, arwkv_model **m);
+
 int cmd_make_model(int argc, char **argv);
 int cmd_init_student(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);

@@ -3,7 +3,7 @@
 #include "tokenizer/tokenizer.h"
 
 typedef struct {
-    const char *model, *prompt, *state_in, *state_out, *chat;
+    const char *model, *prompt, *state_in, *state_out, *chat, *dtype;
     int64_t n, top_k, seed;
     double temp, top_p;
 } gen_args;
@@ -83,6 +83,7 @@ int cmd_generate(int argc, char **argv) {
         {"top-k", 0, OPT_INT, &a.top_k, "keep the k most likely tokens (default 0: all)"},
         {"seed", 0, OPT_INT, &a.seed, "sampling seed"},
         {"chat", 0, OPT_STR, &a.chat, "wrap the prompt as a user message with this template: chatml, none or auto"},
+        {"dtype", 0, OPT_STR, &a.dtype, "run weights and activations in f32, f16 or bf16 (default: file weights, fp32 activations)"},
         {"state-in", 0, OPT_STR, &a.state_in, "continue from a saved state"},
         {"state-out", 0, OPT_STR, &a.state_out, "save the state after the prompt"},
     };
@@ -98,7 +99,7 @@ int cmd_generate(int argc, char **argv) {
     }
     arwkv_model *m = NULL;
     tokenizer *tk = NULL;
-    int rc = arwkv_model_load(&m, a.model, NULL) || tokenizer_load(&tk, a.model) ||
+    int rc = cli_load_model(a.model, a.dtype, &m) || tokenizer_load(&tk, a.model) ||
              (a.chat && tokenizer_set_chat_template(tk, a.chat)) || run(&a, m, tk);
     tokenizer_free(tk);
     arwkv_model_free(m);

@@ -55,6 +55,8 @@ typedef struct arwkv_state arwkv_state;   // KV cache (teacher) or RNN state (st
 typedef struct {
     int32_t weight_dtype;    // -1: keep each matrix in its file dtype; else convert to this arwkv_dtype
     int32_t all_f32;         // 1: every tensor as one contiguous fp32 buffer (training)
+    int32_t act_dtype;       // ARWKV_F32 (0, default): fp32 activations; ARWKV_F16/BF16: the inputs of
+                             // every matrix product are rounded to that type (fp16/bf16 inference)
 } arwkv_load_opts;
 
 int  arwkv_model_load(arwkv_model **out, const char *dir, const arwkv_load_opts *opts);

@@ -8,7 +8,7 @@ out=${1:-out/quickstart}
 tok=$(scripts/fetch_tokenizer.sh)
 mkdir -p "$out"
 $bin make-model --arch qwen2 --hidden 256 --layers 4 --heads 4 --kv-heads 2 --ffn 512 \
-  --vocab 151936 --dtype bf16 --tokenizer "$(dirname "$tok")" --seed 1 -o "$out/teacher"
+  --vocab 151936 --dtype bf16 --tokenizer "$tok" --seed 1 -o "$out/teacher"
 $bin init-student --teacher "$out/teacher" --init attention -o "$out/student"
 for m in teacher student; do
   echo "== $m"

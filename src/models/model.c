@@ -53,7 +53,7 @@ static int load_visit(void *ctx, const char *name, int32_t ndim, const int64_t *
 }
 
 int arwkv_model_load(arwkv_model **out, const char *dir, const arwkv_load_opts *opts) {
-    arwkv_load_opts def = {.weight_dtype = -1, .all_f32 = 0};
+    arwkv_load_opts def = {.weight_dtype = -1, .all_f32 = 0, .act_dtype = ARWKV_F32};
     if (!opts) opts = &def;
     arwkv_model *m = calloc(1, sizeof *m);
     m->dir = strdup(dir);
@@ -68,11 +68,21 @@ int arwkv_model_load(arwkv_model **out, const char *dir, const arwkv_load_opts *
     lc.pass = 2;
     if (model_visit_tensors(&m->cfg, &m->w, load_visit, &lc)) goto fail;
     if (m->cfg.tie_embeddings) m->w.lm_head = m->w.embed;
+    m->act_dtype = opts->act_dtype == ARWKV_F16 || opts->act_dtype == ARWKV_BF16 ? (arwkv_dtype)opts->act_dtype : ARWKV_F32;
     *out = m;
     return 0;
 fail:
     arwkv_model_free(m);
     return -1;
+}
+
+void model_matmul(const arwkv_model *m, float *out, float *inp, const weight *w, const float *bias, int T, int C, int OC) {
+    if (m->act_dtype != ARWKV_F32) {
+        size_t n = (size_t)T * C;
+        for (size_t i = 0; i < n; i++)
+            inp[i] = m->act_dtype == ARWKV_F16 ? f16_to_f32(f32_to_f16(inp[i])) : bf16_to_f32(f32_to_bf16(inp[i]));
+    }
+    matmul_forward(out, inp, w->data, w->dt, bias, T, C, OC);
 }
 
 void arwkv_model_free(arwkv_model *m) {

@@ -42,6 +42,7 @@ struct arwkv_model {
     arwkv_config cfg;
     model_weights w;
     st_set st;            // mapping the matrices point into
+    arwkv_dtype act_dtype;   // rounding of matrix-product inputs (ARWKV_F32: none)
     arena small;          // fp32 copies of vectors / LoRA factors (and of matrices on dtype change)
     char *dir;
 };
@@ -69,6 +70,9 @@ void config_default_student(arwkv_config *cfg);   // fixed LoRA ranks and head s
 // forward passes over one chunk (T <= s->chunk) of tokens appended to the state
 int qwen2_forward_chunk(const arwkv_model *m, arwkv_state *s, const int32_t *ids, int T, float *logits, int all_logits);
 int rwkv_hybrid_forward_chunk(const arwkv_model *m, arwkv_state *s, const int32_t *ids, int T, float *logits, int all_logits);
+
+// out (T, OC) = inp (T, C) @ w^T + bias, rounding inp first when the model runs in f16/bf16 activations
+void model_matmul(const arwkv_model *m, float *out, float *inp, const weight *w, const float *bias, int T, int C, int OC);
 
 // shared tail of both model types: x += MLP(x); logits from x
 void model_mlp_forward(const arwkv_model *m, arwkv_state *s, const layer_weights *L, int T);

@@ -6,7 +6,7 @@ void model_logits_forward(const arwkv_model *m, arwkv_state *s, float *logits, i
     const arwkv_config *c = &m->cfg;
     int D = c->n_embd, first = all ? 0 : T - 1, n = all ? T : 1;
     rmsnorm_forward(s->xn, NULL, s->x + (size_t)first * D, m->w.norm.data, c->rms_eps, n, D);
-    matmul_forward(logits, s->xn, m->w.lm_head.data, m->w.lm_head.dt, NULL, n, D, c->n_vocab);
+    model_matmul(m, logits, s->xn, &m->w.lm_head, NULL, n, D, c->n_vocab);
 }
 
 // x += Wdown(silu(Wgate f) * Wup f), f = RMSNorm(x) * ln2
@@ -14,10 +14,10 @@ void model_mlp_forward(const arwkv_model *m, arwkv_state *s, const layer_weights
     const arwkv_config *c = &m->cfg;
     int D = c->n_embd, F = c->n_ff;
     rmsnorm_forward(s->xn, NULL, s->x, L->ln2.data, c->rms_eps, T, D);
-    matmul_forward(s->ff_gate, s->xn, L->gate.data, L->gate.dt, NULL, T, D, F);
-    matmul_forward(s->ff_up, s->xn, L->up.data, L->up.dt, NULL, T, D, F);
+    model_matmul(m, s->ff_gate, s->xn, &L->gate, NULL, T, D, F);
+    model_matmul(m, s->ff_up, s->xn, &L->up, NULL, T, D, F);
     swiglu_forward(s->ff_gate, s->ff_gate, s->ff_up, T, F);
-    matmul_forward(s->o, s->ff_gate, L->down.data, L->down.dt, NULL, T, F, D);
+    model_matmul(m, s->o, s->ff_gate, &L->down, NULL, T, F, D);
     for (size_t i = 0; i < (size_t)T * D; i++) s->x[i] += s->o[i];
 }
 
@@ -28,9 +28,9 @@ int qwen2_forward_chunk(const arwkv_model *m, arwkv_state *s, const int32_t *ids
     for (int l = 0; l < c->n_layer; l++) {
         const layer_weights *L = &m->w.layers[l];
         rmsnorm_forward(s->xn, NULL, s->x, L->ln1.data, c->rms_eps, T, D);
-        matmul_forward(s->q, s->xn, L->wq.data, L->wq.dt, L->bq.data, T, D, Hq * hd);
-        matmul_forward(s->k, s->xn, L->wk.data, L->wk.dt, L->bk.data, T, D, kvd);
-        matmul_forward(s->v, s->xn, L->wv.data, L->wv.dt, L->bv.data, T, D, kvd);
+        model_matmul(m, s->q, s->xn, &L->wq, L->bq.data, T, D, Hq * hd);
+        model_matmul(m, s->k, s->xn, &L->wk, L->bk.data, T, D, kvd);
+        model_matmul(m, s->v, s->xn, &L->wv, L->bv.data, T, D, kvd);
         rope_forward(s->q, s->pos, c->rope_theta, T, Hq, hd);
         rope_forward(s->k, s->pos, c->rope_theta, T, Hkv, hd);
         // cache layout (L, Hkv, max_ctx, hd): each head's keys are contiguous for the score loop
@@ -43,7 +43,7 @@ int qwen2_forward_chunk(const arwkv_model *m, arwkv_state *s, const int32_t *ids
             }
         attention_forward(s->o, s->q, s->kcache + layer_off, s->vcache + layer_off, s->scratch, s->pos, T, Hq,
                           Hkv, hd, s->max_ctx);
-        matmul_forward(s->q, s->o, L->wo.data, L->wo.dt, NULL, T, Hq * hd, D);
+        model_matmul(m, s->q, s->o, &L->wo, NULL, T, Hq * hd, D);
         if (s->cap_h || s->cap_y) model_capture_rows(s, l, s->xn, s->q, T);
         for (size_t i = 0; i < (size_t)T * D; i++) s->x[i] += s->q[i];
         model_mlp_forward(m, s, L, T);

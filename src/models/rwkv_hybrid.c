@@ -25,9 +25,9 @@ static void time_mix_forward(const arwkv_model *m, arwkv_state *s, const layer_w
     memcpy(shift, s->xn + (size_t)(T - 1) * D, D * sizeof(float));
 
     // 5: r, k, v
-    matmul_forward(s->q, s->xr, L->wq.data, L->wq.dt, NULL, T, D, D);
-    matmul_forward(s->k, s->xk, L->wk.data, L->wk.dt, NULL, T, D, D);
-    matmul_forward(s->v, s->xv, L->wv.data, L->wv.dt, NULL, T, D, D);
+    model_matmul(m, s->q, s->xr, &L->wq, NULL, T, D, D);
+    model_matmul(m, s->k, s->xk, &L->wk, NULL, T, D, D);
+    model_matmul(m, s->v, s->xv, &L->wv, NULL, T, D, D);
     // 6: decay
     lora2(s->wd, s->lora, s->xw, &L->w1, &L->w2, T, D, c->lora_w, 1);
     decay_forward(s->wd, s->wd, L->w0.data, T, D);
@@ -60,7 +60,7 @@ static void time_mix_forward(const arwkv_model *m, arwkv_state *s, const layer_w
     bonus_forward(s->o, s->q, s->k, s->v, L->r_k.data, T, H, N);
     if (c->has_gate) gate_mul_forward(s->o, s->o, s->gg, TD);
     // 16: output projection (into s->q, which is free again)
-    matmul_forward(s->q, s->o, L->wo.data, L->wo.dt, NULL, T, D, D);
+    model_matmul(m, s->q, s->o, &L->wo, NULL, T, D, D);
 }
 
 int rwkv_hybrid_forward_chunk(const arwkv_model *m, arwkv_state *s, const int32_t *ids, int T, float *logits,

@@ -60,7 +60,32 @@ static void check_case(const char *name) {
     arwkv_model_free(m);
 }
 
+// f16/bf16 inference: weights converted and matrix-product inputs rounded; close to the fp32
+// reference within the rounding of the type, and measurably not identical to it
+static void check_dtype_mode(arwkv_dtype dt, double lo, double hi) {
+    const char *dir = "tests/data/golden/arwkv_nogate_f32";
+    arwkv_load_opts o = {.weight_dtype = dt, .all_f32 = 0, .act_dtype = dt};
+    arwkv_model *m;
+    st_set g;
+    CHECK(arwkv_model_load(&m, dir, &o) == 0 && safetensors_open(&g, "tests/data/golden/arwkv_nogate_f32/golden.safetensors") == 0);
+    const st_tensor *ids = safetensors_find(&g, "input_ids"), *ref = safetensors_find(&g, "logits");
+    int T = (int)ids->numel, V = arwkv_model_config(m)->n_vocab;
+    float *out = malloc((size_t)T * V * sizeof(float));
+    arwkv_state *s;
+    arwkv_state_init(&s, m, T);
+    CHECK(arwkv_forward(m, s, ids->data, T, out, 1) == 0);
+    double e = rel_err(out, ref->data, (size_t)T * V);
+    printf("%s inference vs fp32 reference: rel err %.2e\n", arwkv_dtype_name(dt), e);
+    CHECK(e > lo && e < hi, "%s mode rel err %.3g outside (%g, %g)", arwkv_dtype_name(dt), e, lo, hi);
+    arwkv_state_free(s);
+    free(out);
+    safetensors_close(&g);
+    arwkv_model_free(m);
+}
+
 int main(void) {
     for (size_t i = 0; i < sizeof k_cases / sizeof k_cases[0]; i++) check_case(k_cases[i]);
+    check_dtype_mode(ARWKV_F16, 1e-5, 1e-2);
+    check_dtype_mode(ARWKV_BF16, 1e-4, 5e-2);
     return test_summary();
 }
