@@ -22,6 +22,9 @@ static inline vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
 static inline vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 static inline vf vf_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }   // a*b + c
 static inline float vf_sum(vf x) { return _mm512_reduce_add_ps(x); }
+static inline void vf_sum4(float *out, vf a, vf b, vf c, vf d) {
+    out[0] = vf_sum(a), out[1] = vf_sum(b), out[2] = vf_sum(c), out[3] = vf_sum(d);
+}
 #elif defined(__AVX2__) && defined(__FMA__)
 #define VW 8
 typedef __m256 vf;
@@ -38,6 +41,11 @@ static inline float vf_sum(vf x) {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
+// out[0..3] = sums of a, b, c, d: three horizontal adds serve four rows
+static inline void vf_sum4(float *out, vf a, vf b, vf c, vf d) {
+    __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1)));
+}
 #else
 #define VW 1
 typedef float vf;
@@ -49,63 +57,114 @@ static inline vf vf_add(vf a, vf b) { return a + b; }
 static inline vf vf_mul(vf a, vf b) { return a * b; }
 static inline vf vf_fma(vf a, vf b, vf c) { return a * b + c; }
 static inline float vf_sum(vf x) { return x; }
+static inline void vf_sum4(float *out, vf a, vf b, vf c, vf d) { out[0] = a, out[1] = b, out[2] = c, out[3] = d; }
 #endif
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 // Rows are handled in blocks of RB: independent reduction chains hide FMA latency and the
 // per-token vectors are loaded once per block instead of once per row.
 #define RB 4
 
-// One token on one head: dst = src diag(wd) + (src alpha) beta^T + v k^T, with the rows of
-// [i0, i0 + nr) only (nr <= RB). o (if not NULL) receives dst r. src may equal dst.
-static inline void step_rows(float *dst, const float *src, float *o, const float *r,
-                             const float *wd, const float *k, const float *v,
-                             const float *alpha, const float *beta, int i0, int nr, int N) {
-    const int nv = N / VW * VW;
-    float sa[RB], ot[RB];
-    vf acc[RB];
-    for (int b = 0; b < nr; b++) acc[b] = vf_zero();
-    for (int j = 0; j < nv; j += VW) {
-        vf al = vf_load(alpha + j);
-        for (int b = 0; b < nr; b++) acc[b] = vf_fma(vf_load(src + (size_t)(i0 + b) * N + j), al, acc[b]);
-    }
-    for (int b = 0; b < nr; b++) {
-        const float *s = src + (size_t)(i0 + b) * N;
-        float t = vf_sum(acc[b]);
-        for (int j = nv; j < N; j++) t += s[j] * alpha[j];
-        sa[b] = t;
-        acc[b] = vf_zero();
-    }
-    for (int j = 0; j < nv; j += VW) {
-        vf w = vf_load(wd + j), be = vf_load(beta + j), kj = vf_load(k + j), rj = vf_load(r + j);
-        for (int b = 0; b < nr; b++) {
-            size_t off = (size_t)(i0 + b) * N + j;
-            vf x = vf_mul(vf_load(src + off), w);
-            x = vf_fma(vf_set1(sa[b]), be, x);
-            x = vf_fma(vf_set1(v[i0 + b]), kj, x);
-            vf_store(dst + off, x);
-            acc[b] = vf_fma(x, rj, acc[b]);
-        }
-    }
-    for (int b = 0; b < nr; b++) {
-        const float *s = src + (size_t)(i0 + b) * N;
-        float *d = dst + (size_t)(i0 + b) * N;
-        float t = vf_sum(acc[b]);
-        for (int j = nv; j < N; j++) {
-            float x = s[j] * wd[j] + sa[b] * beta[j] + v[i0 + b] * k[j];
-            d[j] = x;
-            t += x * r[j];
-        }
-        ot[b] = t;
-    }
-    if (o)
-        for (int b = 0; b < nr; b++) o[i0 + b] = ot[b];
+// one token's vectors for one head, each N floats
+typedef struct {
+    const float *r, *wd, *k, *v, *alpha, *beta;
+} wkv7_tok;
+
+static wkv7_tok tok_at(const float *r, const float *wd, const float *k, const float *v,
+                       const float *alpha, const float *beta, size_t o) {
+    return (wkv7_tok){ r + o, wd + o, k + o, v + o, alpha + o, beta + o };
 }
 
-static void step_head(float *dst, const float *src, float *o, const float *r, const float *wd,
-                      const float *k, const float *v, const float *alpha, const float *beta, int N) {
+// sum of a[j] b[j]; plain C would be a serial chain, as fp addition may not be reordered
+static ALWAYS_INLINE float dot(const float *a, const float *b, int n) {
+    const int nv = n / VW * VW;
+    vf acc = vf_zero();
+    for (int j = 0; j < nv; j += VW) acc = vf_fma(vf_load(a + j), vf_load(b + j), acc);
+    float t = vf_sum(acc);
+    for (int j = nv; j < n; j++) t += a[j] * b[j];
+    return t;
+}
+
+// y[b] = sum of acc[b] for b < nr (nr a constant after inlining)
+static ALWAYS_INLINE void sums(float *y, const vf *acc, int nr) {
+    if (nr == 4) vf_sum4(y, acc[0], acc[1], acc[2], acc[3]);
+    else
+        for (int b = 0; b < nr; b++) y[b] = vf_sum(acc[b]);
+}
+
+// y[b] = M_{i+b} . x and, if z, z[b] = M_{i+b} . u for the rows [i, i + nr) of M (N x N);
+// nr <= RB and z == NULL are constants after inlining
+static ALWAYS_INLINE void rows_dot(float *y, float *z, const float *M, const float *x, const float *u,
+                                   int i, int nr, int N) {
+    const int nv = N / VW * VW;
+    vf a[RB], c[RB];
+    for (int b = 0; b < nr; b++) a[b] = c[b] = vf_zero();
+    for (int j = 0; j < nv; j += VW) {
+        vf xj = vf_load(x + j), uj = z ? vf_load(u + j) : vf_zero();
+        for (int b = 0; b < nr; b++) {
+            vf m = vf_load(M + (size_t)(i + b) * N + j);
+            a[b] = vf_fma(m, xj, a[b]);
+            if (z) c[b] = vf_fma(m, uj, c[b]);
+        }
+    }
+    sums(y, a, nr);
+    if (z) sums(z, c, nr);
+    for (int b = 0; b < nr; b++) {
+        const float *m = M + (size_t)(i + b) * N;
+        for (int j = nv; j < N; j++) {
+            y[b] += m[j] * x[j];
+            if (z) z[b] += m[j] * u[j];
+        }
+    }
+}
+
+// Rows [i, i + nr) of one head for one token (nr <= RB, a constant after inlining):
+//   sa = src alpha ; dst = src diag(wd) + sa beta^T + v k^T ; o = dst r   (if want_o)
+// sa_out (if not NULL) keeps sa for the backward pass. src may equal dst.
+static ALWAYS_INLINE void step_rows(float *dst, const float *src, wkv7_tok x, int want_o, float *o,
+                                    float *sa_out, int i, int nr, int N) {
+    const int nv = N / VW * VW;
+    vf a[RB];
+    float sa[RB], so[RB];
+    rows_dot(sa, NULL, src, x.alpha, NULL, i, nr, N);
+    if (sa_out)
+        for (int b = 0; b < nr; b++) sa_out[i + b] = sa[b];
+    vf vs[RB], vv[RB];
+    for (int b = 0; b < nr; b++) vs[b] = vf_set1(sa[b]), vv[b] = vf_set1(x.v[i + b]), a[b] = vf_zero();
+    for (int j = 0; j < nv; j += VW) {
+        vf w = vf_load(x.wd + j), be = vf_load(x.beta + j), kj = vf_load(x.k + j);
+        vf rj = want_o ? vf_load(x.r + j) : vf_zero();
+        for (int b = 0; b < nr; b++) {
+            size_t off = (size_t)(i + b) * N + j;
+            vf y = vf_fma(vv[b], kj, vf_fma(vs[b], be, vf_mul(vf_load(src + off), w)));
+            vf_store(dst + off, y);
+            if (want_o) a[b] = vf_fma(y, rj, a[b]);
+        }
+    }
+    if (want_o) sums(so, a, nr);
+    for (int b = 0; b < nr; b++) {
+        for (int j = nv; j < N; j++) {
+            size_t off = (size_t)(i + b) * N + j;
+            dst[off] = src[off] * x.wd[j] + sa[b] * x.beta[j] + x.v[i + b] * x.k[j];
+            if (want_o) so[b] += dst[off] * x.r[j];
+        }
+        if (want_o) o[i + b] = so[b];
+    }
+}
+
+static ALWAYS_INLINE void step_head_n(float *dst, const float *src, wkv7_tok x, int want_o, float *o,
+                                      float *sa_out, int N) {
     int i = 0;
-    for (; i + RB <= N; i += RB) step_rows(dst, src, o, r, wd, k, v, alpha, beta, i, RB, N);
-    if (i < N) step_rows(dst, src, o, r, wd, k, v, alpha, beta, i, N - i, N);
+    for (; i + RB <= N; i += RB) step_rows(dst, src, x, want_o, o, sa_out, i, RB, N);
+    for (; i < N; i++) step_rows(dst, src, x, want_o, o, sa_out, i, 1, N);
+}
+
+// N == 64 (every model) gets its own copy with the loop bounds known at compile time
+static ALWAYS_INLINE void step_head(float *dst, const float *src, wkv7_tok x, int want_o, float *o,
+                                    float *sa_out, int N) {
+    if (N == 64) step_head_n(dst, src, x, want_o, o, sa_out, 64);
+    else step_head_n(dst, src, x, want_o, o, sa_out, N);
 }
 
 void wkv7_forward(float *out, float *state, float *ckpt, int K, const float *r, const float *wd,
@@ -119,93 +178,86 @@ void wkv7_forward(float *out, float *state, float *ckpt, int K, const float *r, 
         for (int t = 0; t < T; t++) {
             if (ckpt && t % K == 0) memcpy(ckpt + ((size_t)(t / K) * H + h) * NN, S, NN * sizeof(float));
             size_t o = t * HN + (size_t)h * N;
-            step_head(S, S, out + o, r + o, wd + o, k + o, v + o, alpha + o, beta + o, N);
+            step_head(S, S, tok_at(r, wd, k, v, alpha, beta, o), 1, out + o, NULL, N);
         }
     }
 }
 
 // ---- backward -------------------------------------------------------------------------------
-// Per token t (G = dL/dS_t on entry, rows of S = S_{t-1}), in two passes over the state:
-//  rows:    G += dy r^T ; dsa = G beta ; dv += G k ; sa = S alpha
+// Per token t, with G = dL/dS_t (already holding dy_t r_t^T) and S = S_{t-1}, sa = S alpha
+// (kept from the recomputation), in two passes over the state:
+//  rows:    dsa = G beta ; dv += G k
 //  columns: dwd += colsum(G o S) ; dk += G^T v ; dbeta += G^T sa ; dalpha += S^T dsa ;
 //           dr += wd o (S^T dy) + beta (sa.dy) + k (v.dy)   (= S_t^T dy without storing S_t)
-//           G = G diag(wd) + dsa alpha^T
-// The column pass walks a strip of VW columns down all rows so its five sums stay in registers.
+//           G = G diag(wd) + dsa alpha^T + dy_{t-1} r_{t-1}^T
+// The column pass walks strips of columns down all rows so that its five sums stay in registers.
 
 typedef struct {
     float *dr, *dwd, *dk, *dv, *dalpha, *dbeta;
 } wkv7_grads;
 
-static void back_rows(float *G, float *sa, float *dsa, float *dv, const float *S, const float *dy,
-                      const float *r, const float *k, const float *alpha, const float *beta, int N) {
-    const int nv = N / VW * VW;
+// rows [i, i + nr): dsa = G beta ; dv += G k
+static ALWAYS_INLINE void back_rows(float *dsa, float *dv, const float *G, wkv7_tok x, int i, int nr, int N) {
+    float dvb[RB];
+    rows_dot(dsa + i, dvb, G, x.beta, x.k, i, nr, N);
+    for (int b = 0; b < nr; b++) dv[i + b] += dvb[b];
+}
+
+// columns [j, j + ns VW) of the column pass (ns <= 2, a constant after inlining); two strips
+// per sweep share the row broadcasts
+static ALWAYS_INLINE void back_strip(float *G, wkv7_grads g, const float *S, const float *sa,
+                                     const float *dsa, const float *dy, wkv7_tok x, const float *dyn,
+                                     const float *rn, float sady, float vdy, int j, int ns, int N) {
+    vf a_wd[2], a_k[2], a_be[2], a_sdy[2], a_al[2];
+    for (int q = 0; q < ns; q++) a_wd[q] = a_k[q] = a_be[q] = a_sdy[q] = a_al[q] = vf_zero();
     for (int i = 0; i < N; i++) {
-        float *g = G + (size_t)i * N;
-        const float *s = S + (size_t)i * N;
-        vf dyi = vf_set1(dy[i]), a_sa = vf_zero(), a_dsa = vf_zero(), a_dv = vf_zero();
-        for (int j = 0; j < nv; j += VW) {
-            vf x = vf_fma(dyi, vf_load(r + j), vf_load(g + j));
-            vf_store(g + j, x);
-            a_dsa = vf_fma(x, vf_load(beta + j), a_dsa);
-            a_dv = vf_fma(x, vf_load(k + j), a_dv);
-            a_sa = vf_fma(vf_load(s + j), vf_load(alpha + j), a_sa);
+        vf ds = vf_set1(dsa[i]), vi = vf_set1(x.v[i]), si = vf_set1(sa[i]), dyi = vf_set1(dy[i]);
+        vf dni = vf_set1(dyn[i]);
+        for (int q = 0; q < ns; q++) {
+            size_t off = (size_t)i * N + j + q * VW;
+            vf gi = vf_load(G + off), s = vf_load(S + off);
+            a_wd[q] = vf_fma(gi, s, a_wd[q]);
+            a_k[q] = vf_fma(gi, vi, a_k[q]);
+            a_be[q] = vf_fma(gi, si, a_be[q]);
+            a_sdy[q] = vf_fma(s, dyi, a_sdy[q]);
+            a_al[q] = vf_fma(s, ds, a_al[q]);
+            vf upd = vf_fma(ds, vf_load(x.alpha + j + q * VW), vf_mul(gi, vf_load(x.wd + j + q * VW)));
+            vf_store(G + off, vf_fma(dni, vf_load(rn + j + q * VW), upd));
         }
-        float t_sa = vf_sum(a_sa), t_dsa = vf_sum(a_dsa), t_dv = vf_sum(a_dv);
-        for (int j = nv; j < N; j++) {
-            float x = g[j] + dy[i] * r[j];
-            g[j] = x;
-            t_dsa += x * beta[j];
-            t_dv += x * k[j];
-            t_sa += s[j] * alpha[j];
-        }
-        sa[i] = t_sa;
-        dsa[i] = t_dsa;
-        dv[i] += t_dv;
+    }
+    for (int q = 0; q < ns; q++) {
+        int c = j + q * VW;
+        vf dr = vf_fma(vf_load(x.beta + c), vf_set1(sady), vf_mul(vf_load(x.k + c), vf_set1(vdy)));
+        vf_store(g.dr + c, vf_add(vf_load(g.dr + c), vf_fma(vf_load(x.wd + c), a_sdy[q], dr)));
+        vf_store(g.dwd + c, vf_add(vf_load(g.dwd + c), a_wd[q]));
+        vf_store(g.dk + c, vf_add(vf_load(g.dk + c), a_k[q]));
+        vf_store(g.dbeta + c, vf_add(vf_load(g.dbeta + c), a_be[q]));
+        vf_store(g.dalpha + c, vf_add(vf_load(g.dalpha + c), a_al[q]));
     }
 }
 
-static void back_cols(float *G, wkv7_grads g, const float *S, const float *sa, const float *dsa,
-                      const float *dy, const float *wd, const float *k, const float *v,
-                      const float *alpha, const float *beta, int N) {
+// the column pass for one token; dyn, rn: dout and r of the token before (zeros for t == 0)
+static ALWAYS_INLINE void back_cols(float *G, wkv7_grads g, const float *S, const float *sa,
+                                    const float *dsa, const float *dy, wkv7_tok x, const float *dyn,
+                                    const float *rn, int N) {
     const int nv = N / VW * VW;
-    float sady = 0, vdy = 0;
-    for (int i = 0; i < N; i++) {
-        sady += sa[i] * dy[i];
-        vdy += v[i] * dy[i];
-    }
-    for (int j = 0; j < nv; j += VW) {
-        vf w = vf_load(wd + j), al = vf_load(alpha + j);
-        vf a_wd = vf_zero(), a_k = vf_zero(), a_be = vf_zero(), a_sdy = vf_zero(), a_al = vf_zero();
-        for (int i = 0; i < N; i++) {
-            size_t off = (size_t)i * N + j;
-            vf x = vf_load(G + off), s = vf_load(S + off), ds = vf_set1(dsa[i]);
-            a_wd = vf_fma(x, s, a_wd);
-            a_k = vf_fma(x, vf_set1(v[i]), a_k);
-            a_be = vf_fma(x, vf_set1(sa[i]), a_be);
-            a_sdy = vf_fma(s, vf_set1(dy[i]), a_sdy);
-            a_al = vf_fma(s, ds, a_al);
-            vf_store(G + off, vf_fma(ds, al, vf_mul(x, w)));
-        }
-        vf dr = vf_fma(w, a_sdy, vf_fma(vf_load(beta + j), vf_set1(sady), vf_mul(vf_load(k + j), vf_set1(vdy))));
-        vf_store(g.dr + j, vf_add(vf_load(g.dr + j), dr));
-        vf_store(g.dwd + j, vf_add(vf_load(g.dwd + j), a_wd));
-        vf_store(g.dk + j, vf_add(vf_load(g.dk + j), a_k));
-        vf_store(g.dbeta + j, vf_add(vf_load(g.dbeta + j), a_be));
-        vf_store(g.dalpha + j, vf_add(vf_load(g.dalpha + j), a_al));
-    }
+    const float sady = dot(sa, dy, N), vdy = dot(x.v, dy, N);
+    int j = 0;
+    for (; j + 2 * VW <= nv; j += 2 * VW) back_strip(G, g, S, sa, dsa, dy, x, dyn, rn, sady, vdy, j, 2, N);
+    if (j < nv) back_strip(G, g, S, sa, dsa, dy, x, dyn, rn, sady, vdy, j, 1, N);
     for (int j = nv; j < N; j++) {
         float a_wd = 0, a_k = 0, a_be = 0, a_sdy = 0, a_al = 0;
         for (int i = 0; i < N; i++) {
             size_t off = (size_t)i * N + j;
-            float x = G[off], s = S[off];
-            a_wd += x * s;
-            a_k += x * v[i];
-            a_be += x * sa[i];
+            float gi = G[off], s = S[off];
+            a_wd += gi * s;
+            a_k += gi * x.v[i];
+            a_be += gi * sa[i];
             a_sdy += s * dy[i];
             a_al += s * dsa[i];
-            G[off] = x * wd[j] + dsa[i] * alpha[j];
+            G[off] = gi * x.wd[j] + dsa[i] * x.alpha[j] + dyn[i] * rn[j];
         }
-        g.dr[j] += wd[j] * a_sdy + beta[j] * sady + k[j] * vdy;
+        g.dr[j] += x.wd[j] * a_sdy + x.beta[j] * sady + x.k[j] * vdy;
         g.dwd[j] += a_wd;
         g.dk[j] += a_k;
         g.dbeta[j] += a_be;
@@ -213,40 +265,75 @@ static void back_cols(float *G, wkv7_grads g, const float *S, const float *sa, c
     }
 }
 
+static ALWAYS_INLINE void back_token_n(float *G, wkv7_grads g, float *dsa, const float *S, const float *sa,
+                                       const float *dy, wkv7_tok x, const float *dyn, const float *rn, int N) {
+    int i = 0;
+    for (; i + RB <= N; i += RB) back_rows(dsa, g.dv, G, x, i, RB, N);
+    for (; i < N; i++) back_rows(dsa, g.dv, G, x, i, 1, N);
+    back_cols(G, g, S, sa, dsa, dy, x, dyn, rn, N);
+}
+
+static void back_token(float *G, wkv7_grads g, float *dsa, const float *S, const float *sa,
+                       const float *dy, wkv7_tok x, const float *dyn, const float *rn, int N) {
+    if (N == 64) back_token_n(G, g, dsa, S, sa, dy, x, dyn, rn, 64);
+    else back_token_n(G, g, dsa, S, sa, dy, x, dyn, rn, N);
+}
+
+// S_{t-1} of every token in the chunk [t0, t0 + len) of head h, and sa = S_{t-1} alpha_t
+static void recompute_chunk(float *ws, float *sab, const float *S0, const float *r, const float *wd,
+                            const float *k, const float *v, const float *alpha, const float *beta,
+                            int t0, int len, int h, int H, int N) {
+    const size_t HN = (size_t)H * N, NN = (size_t)N * N;
+    memcpy(ws, S0, NN * sizeof(float));
+    for (int m = 0; m + 1 < len; m++) {
+        wkv7_tok x = tok_at(r, wd, k, v, alpha, beta, (size_t)(t0 + m) * HN + (size_t)h * N);
+        step_head(ws + (m + 1) * NN, ws + m * NN, x, 0, NULL, sab + (size_t)m * N, N);
+    }
+    // the last token's sa without updating the state
+    const float *S = ws + (len - 1) * NN, *al = alpha + (size_t)(t0 + len - 1) * HN + (size_t)h * N;
+    float *sa = sab + (size_t)(len - 1) * N;
+    int i = 0;
+    for (; i + RB <= N; i += RB) rows_dot(sa + i, NULL, S, al, NULL, i, RB, N);
+    for (; i < N; i++) rows_dot(sa + i, NULL, S, al, NULL, i, 1, N);
+}
+
 void wkv7_backward(float *dr, float *dwd, float *dk, float *dv, float *dalpha, float *dbeta,
                    float *dstate, const float *dout, const float *ckpt, int K, const float *r,
                    const float *wd, const float *k, const float *v, const float *alpha,
                    const float *beta, int T, int H, int N) {
+    if (T <= 0) return;
     const size_t HN = (size_t)H * N, NN = (size_t)N * N;
     const int nchunks = (T + K - 1) / K;
     const int Kc = K < T ? K : T;   // no chunk holds more than T tokens
 #pragma omp parallel
     {
-        // per thread, once per call: the states before each token of a chunk, G, and row scratch
-        float *ws = malloc(((size_t)Kc + 1) * NN * sizeof(float) + 2 * (size_t)N * sizeof(float));
+        // per thread, once per call: the states before each token of a chunk and their sa,
+        // G = dL/dS, and row scratch
+        size_t nws = ((size_t)Kc + 1) * NN + ((size_t)Kc + 2) * N;
+        float *ws = malloc(nws * sizeof(float));
         if (!ws) {
-            fprintf(stderr, "arwkv: wkv7_backward: out of memory for %d x %d x %d workspace\n", Kc, N, N);
+            fprintf(stderr, "arwkv: wkv7_backward: out of memory for a %d x %d x %d workspace\n", Kc, N, N);
             abort();
         }
-        float *G = ws + (size_t)Kc * NN, *sa = G + NN, *dsa = sa + N;
+        float *G = ws + (size_t)Kc * NN, *sab = G + NN, *dsa = sab + (size_t)Kc * N, *zero = dsa + N;
+        memset(zero, 0, N * sizeof(float));
 #pragma omp for schedule(static)
         for (int h = 0; h < H; h++) {
-            if (dstate) memcpy(G, dstate + h * NN, NN * sizeof(float));
-            else memset(G, 0, NN * sizeof(float));
+            // G starts as dL/dS_T + dy_{T-1} r_{T-1}^T; each token adds the next one's term
+            const float *dyl = dout + (size_t)(T - 1) * HN + (size_t)h * N, *rl = r + (dyl - dout);
+            for (int i = 0; i < N; i++)
+                for (int j = 0; j < N; j++)
+                    G[(size_t)i * N + j] = (dstate ? dstate[h * NN + (size_t)i * N + j] : 0.0f) + dyl[i] * rl[j];
             for (int c = nchunks - 1; c >= 0; c--) {
                 const int t0 = c * K, len = T - t0 < K ? T - t0 : K;
-                memcpy(ws, ckpt + ((size_t)c * H + h) * NN, NN * sizeof(float));
-                for (int m = 1; m < len; m++) {
-                    size_t o = (size_t)(t0 + m - 1) * HN + (size_t)h * N;
-                    step_head(ws + m * NN, ws + (m - 1) * NN, NULL, r + o, wd + o, k + o, v + o,
-                              alpha + o, beta + o, N);
-                }
+                recompute_chunk(ws, sab, ckpt + ((size_t)c * H + h) * NN, r, wd, k, v, alpha, beta, t0, len, h, H, N);
                 for (int m = len - 1; m >= 0; m--) {
                     size_t o = (size_t)(t0 + m) * HN + (size_t)h * N;
-                    const float *S = ws + m * NN;
                     wkv7_grads gr = { dr + o, dwd + o, dk + o, dv + o, dalpha + o, dbeta + o };
-                    back_rows(G, sa, dsa, dv + o, S, dout + o, r + o, k + o, alpha + o, beta + o, N);
-                    back_cols(G, gr, S, sa, dsa, dout + o, wd + o, k + o, v + o, alpha + o, beta + o, N);
+                    int first = t0 + m == 0;
+                    back_token(G, gr, dsa, ws + m * NN, sab + (size_t)m * N, dout + o,
+                               tok_at(r, wd, k, v, alpha, beta, o), first ? zero : dout + o - HN,
+                               first ? zero : r + o - HN, N);
                 }
             }
             if (dstate) memcpy(dstate + h * NN, G, NN * sizeof(float));
