@@ -18,10 +18,20 @@ static inline float vec_dot(const float *a, const float *b, int n) {
     return s;
 }
 
+// a NaN in x is skipped here, but still reaches the caller's sum of exp(x - max)
 static inline float vec_max(const float *x, int n) {
     float m = -INFINITY;
-    #pragma omp simd reduction(max : m)
-    for (int i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    int i = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    if (n >= 8) {
+        __m256 vm = _mm256_loadu_ps(x);
+        for (i = 8; i + 8 <= n; i += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + i));
+        float lanes[8];
+        _mm256_storeu_ps(lanes, vm);
+        for (int j = 0; j < 8; j++) m = lanes[j] > m ? lanes[j] : m;
+    }
+#endif
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
     return m;
 }
 
