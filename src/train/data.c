@@ -195,9 +195,10 @@ int data_reader_open(data_reader *r, const char *path, int32_t T, int32_t shuffl
     }
     for (uint64_t i = 0; i < n; i++)
         if (r->tok[i] >= vocab) {
+            arwkv_set_error("%s: token %llu is %u, outside the vocabulary (%u)", path, (unsigned long long)i, r->tok[i],
+                            vocab);
             data_reader_close(r);
-            return arwkv_set_error("%s: token %llu is %u, outside the vocabulary (%u)", path, (unsigned long long)i,
-                                   r->tok[i], vocab);
+            return -1;
         }
     r->order = malloc((size_t)r->n_windows * sizeof *r->order);
     r->order_epoch = -1;
