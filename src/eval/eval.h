@@ -192,11 +192,11 @@ int eval_rolling_windows(size_t ntok, int32_t max_length, eval_window **out, siz
 
 // Cuts text (in place) at the first occurrence of each non-empty stop string, in order.
 void eval_cut_at_stops(char *text, const char *const *until, size_t nuntil);
+// The two GSM8K filters; *out is malloc'd and "[invalid]" when nothing matches.
 // strict-match: group 1 of the first match of `#### (\-?[0-9\.\,]+)`, stripped
 int eval_gsm8k_strict(const char *response, char **out);
 // flexible-extract: first non-empty group of the last match of `(-?[$0-9.,]{2,})|(-?[0-9]+)`, stripped
 int eval_gsm8k_flexible(const char *response, char **out);
-// both give "[invalid]" when nothing matches
 // exact_match normalisation: delete `,`, `\$`, `(?s).*#### `, `\.$` (each regex everywhere, in
 // that order), then lowercase
 int eval_gsm8k_normalize(const char *s, char **out);
@@ -262,7 +262,8 @@ double eval_bits_per_byte(const double *ll, const int64_t *bytes, size_t n);
 int64_t eval_count_words(const char *s);   // len(re.split(r"\s+", s)): 1 + whitespace runs
 int64_t eval_count_bytes(const char *s);   // UTF-8 length
 // The harness's bootstrap: iters / min(1000, iters) chunks, chunk i drawing with
-// random.Random(i).choices(xs, k=n); stderr = sample std of f over all resamples.
+// random.Random(i).choices(xs, k=n); stderr = sample std of f over all resamples. Chunks run on
+// OpenMP threads, so f must be thread-safe; the result does not depend on the thread count.
 int eval_bootstrap_stderr(double (*f)(const double *, size_t), const double *xs, size_t n,
                           int64_t iters, double *out);
 // groups: size-weighted mean and pooled stderr of subtasks

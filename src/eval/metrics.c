@@ -71,8 +71,9 @@ int eval_bootstrap_stderr(double (*f)(const double *, size_t), const double *xs,
         }
         pyrandom rng;
         pyrandom_seed(&rng, (uint32_t)c);
+        const double dn = (double)n;
         for (int64_t r = 0; r < chunk; r++) {
-            for (size_t i = 0; i < n; i++) d[i] = xs[(size_t)floor(pyrandom_random(&rng) * (double)n)];
+            for (size_t i = 0; i < n; i++) d[i] = xs[(size_t)(pyrandom_random(&rng) * dn)];   // floor: the product is >= 0
             res[c * chunk + r] = f(d, n);
         }
         free(d);

@@ -32,23 +32,18 @@ void pyrandom_seed(pyrandom *r, uint32_t seed) {
     r->idx = MT_N;
 }
 
-static void mt_twist(pyrandom *r) {
-    uint32_t *mt = r->mt;
-    for (int i = 0; i < MT_N; i++) {
-        uint32_t y = (mt[i] & 0x80000000u) | (mt[(i + 1) % MT_N] & 0x7fffffffu);
-        mt[i] = mt[(i + MT_M) % MT_N] ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
-    }
-    r->idx = 0;
+static uint32_t mt_mix(uint32_t hi, uint32_t lo, uint32_t far) {
+    uint32_t y = (hi & 0x80000000u) | (lo & 0x7fffffffu);
+    return far ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
 }
 
-uint32_t pyrandom_u32(pyrandom *r) {
-    if (r->idx >= MT_N) mt_twist(r);
-    uint32_t y = r->mt[r->idx++];
-    y ^= y >> 11;
-    y ^= (y << 7) & 0x9d2c5680u;
-    y ^= (y << 15) & 0xefc60000u;
-    y ^= y >> 18;
-    return y;
+void pyrandom_twist(pyrandom *r) {
+    uint32_t *mt = r->mt;
+    int i = 0;
+    for (; i < MT_N - MT_M; i++) mt[i] = mt_mix(mt[i], mt[i + 1], mt[i + MT_M]);
+    for (; i < MT_N - 1; i++) mt[i] = mt_mix(mt[i], mt[i + 1], mt[i + MT_M - MT_N]);
+    mt[MT_N - 1] = mt_mix(mt[MT_N - 1], mt[0], mt[MT_M - 1]);
+    r->idx = 0;
 }
 
 uint32_t pyrandom_getrandbits(pyrandom *r, int k) {
@@ -66,11 +61,6 @@ uint32_t pyrandom_randbelow(pyrandom *r, uint32_t n) {
 
 int64_t pyrandom_randint(pyrandom *r, int64_t a, int64_t b) {
     return a + (int64_t)pyrandom_randbelow(r, (uint32_t)(b - a + 1));
-}
-
-double pyrandom_random(pyrandom *r) {
-    uint32_t a = pyrandom_u32(r) >> 5, b = pyrandom_u32(r) >> 6;
-    return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
 }
 
 // Open-addressing set of drawn indices for the selection method; sized for k, not n.
