@@ -230,7 +230,7 @@ typedef struct {
     int32_t n_lls;
     double ll[EVAL_MAX_CHOICES];        // one per choice (LOGLIKELIHOOD / ROLLING: ll[0])
     int32_t is_greedy[EVAL_MAX_CHOICES];
-    int32_t pred, pred_norm;            // argmax ll, argmax ll / py_len(choice); ties to the first
+    int32_t pred, pred_norm;            // argmax ll, argmax ll / eval_py_len(choice); ties to the first
     double acc, acc_norm;               // LOGLIKELIHOOD: acc = is_greedy
     int64_t words, bytes;               // ROLLING: counts of the document
     char *response;                     // GENERATE: the generation cut at the stop strings

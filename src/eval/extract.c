@@ -84,13 +84,13 @@ static int regex_pick(const char *pattern, const char *s, int pick, char **out) 
     pcre2_code_free(re);
     if (rc) return rc;
     if (!found) {
-        *out = text_dup(k_invalid);
+        *out = eval_strdup(k_invalid);
     } else if (ngroups > 1 && best_e == best_b) {
-        *out = text_dup(k_invalid);   // a tuple with no non-empty group falls back
+        *out = eval_strdup(k_invalid);   // a tuple with no non-empty group falls back
     } else {
         size_t sb, se;
-        py_strip_span(s + best_b, best_e - best_b, &sb, &se);
-        *out = text_dupn(s + best_b + sb, se - sb);
+        eval_py_strip_span(s + best_b, best_e - best_b, &sb, &se);
+        *out = eval_strndup(s + best_b + sb, se - sb);
     }
     return *out ? 0 : -1;
 }
@@ -133,14 +133,14 @@ static int regex_delete(const char *pattern, char **s) {
 int eval_gsm8k_normalize(const char *s, char **out) {
     static const char *const ignore[] = {",", "\\$", "(?s).*#### ", "\\.$"};
     *out = NULL;
-    char *t = text_dup(s);
+    char *t = eval_strdup(s);
     if (!t) return -1;
     for (size_t i = 0; i < sizeof ignore / sizeof ignore[0]; i++)
         if (regex_delete(ignore[i], &t)) {
             free(t);
             return -1;
         }
-    *out = py_lower(t);
+    *out = eval_py_lower(t);
     free(t);
     return *out ? 0 : -1;
 }

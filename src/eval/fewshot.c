@@ -6,14 +6,14 @@
 #include "eval/eval_text.h"
 
 char *eval_doc_description(const eval_task *t, const eval_doc *doc) {
-    if (!t->per_subject || !doc->subject) return text_dup("");
+    if (!t->per_subject || !doc->subject) return eval_strdup("");
     // the harness's subject is the config name with '_' read as ' '
-    char *subj = py_replace(doc->subject, "_", " ");
-    sbuf s = {0};
-    int rc = !subj || sbuf_printf(&s, "The following are multiple choice questions (with answers) about %s.\n\n", subj);
+    char *subj = eval_py_replace(doc->subject, "_", " ");
+    eval_buf s = {0};
+    int rc = !subj || eval_buf_printf(&s, "The following are multiple choice questions (with answers) about %s.\n\n", subj);
     free(subj);
-    if (rc) return sbuf_free(&s), NULL;
-    return sbuf_take(&s);
+    if (rc) return eval_buf_free(&s), NULL;
+    return eval_buf_take(&s);
 }
 
 // doc_to_text as a shot shows it: the gold partial context for multiple-input tasks
@@ -72,7 +72,7 @@ int eval_fewshot_init(eval_fewshot *f, const eval_task *t, const eval_doc *pool,
             const char *s = pool[i].subject ? pool[i].subject : "";
             if (!group_of(f, s, &g)) {
                 g = f->n_groups;
-                if (!(f->group_subject[g] = text_dup(s))) goto fail;
+                if (!(f->group_subject[g] = eval_strdup(s))) goto fail;
                 f->n_groups++;
             }
         }
@@ -102,7 +102,7 @@ void eval_fewshot_free(eval_fewshot *f) {
     memset(f, 0, sizeof *f);
 }
 
-static int append_shots(eval_fewshot *f, const eval_doc *doc, sbuf *s) {
+static int append_shots(eval_fewshot *f, const eval_doc *doc, eval_buf *s) {
     const eval_task *t = f->task;
     size_t g;
     if (!group_of(f, doc->subject, &g))
@@ -122,8 +122,8 @@ static int append_shots(eval_fewshot *f, const eval_doc *doc, sbuf *s) {
         const eval_doc *shot = &f->pool[f->group_idx[g][f->draw[i]]];
         if (shot->raw && doc->raw && json_equal(shot->raw, doc->raw)) continue;
         const char *target = shot_target(t, shot);
-        if (sbuf_puts(s, shot_text(t, shot))) return -1;
-        if (target[0] && (sbuf_puts(s, " ") || sbuf_puts(s, target) || sbuf_puts(s, "\n\n"))) return -1;
+        if (eval_buf_puts(s, shot_text(t, shot))) return -1;
+        if (target[0] && (eval_buf_puts(s, " ") || eval_buf_puts(s, target) || eval_buf_puts(s, "\n\n"))) return -1;
         used++;
     }
     return 0;
@@ -131,16 +131,16 @@ static int append_shots(eval_fewshot *f, const eval_doc *doc, sbuf *s) {
 
 int eval_fewshot_context(eval_fewshot *f, const eval_doc *doc, char **out) {
     *out = NULL;
-    sbuf s = {0};
+    eval_buf s = {0};
     char *desc = eval_doc_description(f->task, doc);
-    if (!desc || sbuf_puts(&s, desc)) goto fail;
+    if (!desc || eval_buf_puts(&s, desc)) goto fail;
     if (f->k > 0 && append_shots(f, doc, &s)) goto fail;
-    if (!f->task->multiple_input && sbuf_puts(&s, doc->text ? doc->text : "")) goto fail;
+    if (!f->task->multiple_input && eval_buf_puts(&s, doc->text ? doc->text : "")) goto fail;
     free(desc);
-    *out = sbuf_take(&s);
+    *out = eval_buf_take(&s);
     return *out ? 0 : -1;
 fail:
     free(desc);
-    sbuf_free(&s);
+    eval_buf_free(&s);
     return -1;
 }

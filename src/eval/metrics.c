@@ -43,7 +43,7 @@ int64_t eval_count_words(const char *s) {
     int64_t pieces = 1;
     int in_space = 0;
     while (i < n) {
-        int sp = py_isspace(utf8_next(s, n, &i));
+        int sp = eval_py_isspace(eval_utf8_next(s, n, &i));
         if (sp && !in_space) pieces++;
         in_space = sp;
     }
@@ -117,9 +117,9 @@ int eval_results_add(eval_results *rs, const char *task, const char *metric, con
     }
     eval_result *r = &rs->items[rs->n];
     *r = (eval_result){.value = value, .stderr = stderr, .n = n, .num_fewshot = num_fewshot};
-    r->task = text_dup(task);
-    r->metric = text_dup(metric);
-    r->filter = text_dup(filter ? filter : "none");
+    r->task = eval_strdup(task);
+    r->metric = eval_strdup(metric);
+    r->filter = eval_strdup(filter ? filter : "none");
     if (!r->task || !r->metric || !r->filter) {
         free(r->task);
         free(r->metric);
@@ -151,12 +151,12 @@ static const eval_result *find_row(const eval_results *rs, const eval_result *ke
 }
 
 char *eval_results_markdown(const eval_results *models, const char *const *names, size_t nmodels) {
-    sbuf s = {0};
-    int rc = sbuf_puts(&s, "| Task | Filter | n-shot | Metric |");
-    for (size_t m = 0; m < nmodels; m++) rc |= sbuf_printf(&s, " %s |", names[m]);
-    rc |= sbuf_puts(&s, "\n|---|---|---:|---|");
-    for (size_t m = 0; m < nmodels; m++) rc |= sbuf_puts(&s, "---:|");
-    rc |= sbuf_puts(&s, "\n");
+    eval_buf s = {0};
+    int rc = eval_buf_puts(&s, "| Task | Filter | n-shot | Metric |");
+    for (size_t m = 0; m < nmodels; m++) rc |= eval_buf_printf(&s, " %s |", names[m]);
+    rc |= eval_buf_puts(&s, "\n|---|---|---:|---|");
+    for (size_t m = 0; m < nmodels; m++) rc |= eval_buf_puts(&s, "---:|");
+    rc |= eval_buf_puts(&s, "\n");
     // rows in first-seen order over all models
     for (size_t m = 0; m < nmodels && !rc; m++) {
         for (size_t i = 0; i < models[m].n && !rc; i++) {
@@ -165,18 +165,18 @@ char *eval_results_markdown(const eval_results *models, const char *const *names
             for (size_t p = 0; p < m && !seen; p++) seen = find_row(&models[p], row) != NULL;
             for (size_t j = 0; j < i && !seen; j++) seen = same_row(&models[m].items[j], row);
             if (seen) continue;
-            rc |= sbuf_printf(&s, "| %s | %s | %d | %s |", row->task, row->filter, row->num_fewshot, row->metric);
+            rc |= eval_buf_printf(&s, "| %s | %s | %d | %s |", row->task, row->filter, row->num_fewshot, row->metric);
             for (size_t c = 0; c < nmodels; c++) {
                 const eval_result *v = find_row(&models[c], row);
-                if (!v) rc |= sbuf_puts(&s, " - |");
-                else if (isnan(v->stderr)) rc |= sbuf_printf(&s, " %.4f ± N/A |", v->value);
-                else rc |= sbuf_printf(&s, " %.4f ± %.4f |", v->value, v->stderr);
+                if (!v) rc |= eval_buf_puts(&s, " - |");
+                else if (isnan(v->stderr)) rc |= eval_buf_printf(&s, " %.4f ± N/A |", v->value);
+                else rc |= eval_buf_printf(&s, " %.4f ± %.4f |", v->value, v->stderr);
             }
-            rc |= sbuf_puts(&s, "\n");
+            rc |= eval_buf_puts(&s, "\n");
         }
     }
-    if (rc) return sbuf_free(&s), NULL;
-    return sbuf_take(&s);
+    if (rc) return eval_buf_free(&s), NULL;
+    return eval_buf_take(&s);
 }
 
 // json_real refuses NaN and infinities: those become null

@@ -32,7 +32,7 @@ int eval_encode_pair(const eval_backend *b, const char *ctx, const char *cont, e
         return 0;
     }
     // trailing whitespace of the context starts the continuation instead
-    size_t keep = py_rstrip_len(ctx, lctx);
+    size_t keep = eval_py_rstrip_len(ctx, lctx);
     char *joined = malloc(lctx + lcont + 1);
     if (!joined) return arwkv_set_error("out of memory joining a %zu-byte request", lctx + lcont);
     memcpy(joined, ctx, lctx);

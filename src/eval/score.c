@@ -36,7 +36,7 @@ static int32_t argmax(const double *v, int32_t n) {
 
 void eval_mc_score(const double *lls, const char *const *choices, int32_t n, int32_t gold, eval_doc_result *r) {
     double norm[EVAL_MAX_CHOICES];
-    for (int32_t i = 0; i < n; i++) norm[i] = lls[i] / (double)py_len(choices[i], strlen(choices[i]));
+    for (int32_t i = 0; i < n; i++) norm[i] = lls[i] / (double)eval_py_len(choices[i], strlen(choices[i]));
     r->pred = argmax(lls, n);
     r->pred_norm = argmax(norm, n);
     r->acc = r->pred == gold;
@@ -90,15 +90,15 @@ static int score_requests(const eval_backend *b, const eval_ll_request *reqs, si
 static int doc_pairs(const eval_backend *b, const eval_task *t, const eval_doc *d, const char *ctx, eval_ll_pair *pairs) {
     if (t->output == EVAL_OUT_LOGLIKELIHOOD) return eval_encode_pair(b, ctx, d->target, &pairs[0]);
     for (int32_t c = 0; c < d->n_choices; c++) {
-        sbuf cx = {0}, co = {0};
+        eval_buf cx = {0}, co = {0};
         int rc;
         if (t->multiple_input)   // the choice completes the context; the rest of the sentence is scored
-            rc = sbuf_puts(&cx, ctx) || sbuf_puts(&cx, d->choices[c]) || sbuf_printf(&co, " %s", d->target);
+            rc = eval_buf_puts(&cx, ctx) || eval_buf_puts(&cx, d->choices[c]) || eval_buf_printf(&co, " %s", d->target);
         else
-            rc = sbuf_puts(&cx, ctx) || sbuf_printf(&co, " %s", d->choices[c]);
+            rc = eval_buf_puts(&cx, ctx) || eval_buf_printf(&co, " %s", d->choices[c]);
         if (!rc) rc = eval_encode_pair(b, cx.p, co.p, &pairs[c]);
-        sbuf_free(&cx);
-        sbuf_free(&co);
+        eval_buf_free(&cx);
+        eval_buf_free(&co);
         if (rc) return -1;
     }
     return 0;

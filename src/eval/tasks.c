@@ -63,11 +63,11 @@ const char *eval_mmlu_category(const char *subject) {
 }
 
 char *eval_hellaswag_preprocess(const char *text) {
-    char *a = py_strip(text), *b = NULL, *c = NULL;
-    if (!a || !(b = py_replace(a, " [title]", ". "))) goto done;
+    char *a = eval_py_strip(text), *b = NULL, *c = NULL;
+    if (!a || !(b = eval_py_replace(a, " [title]", ". "))) goto done;
     // re.sub(r"\[.*?\]", "", b): from each '[' the nearest ']' on the same line closes the span;
     // a '[' with no such ']' stays
-    sbuf out = {0};
+    eval_buf out = {0};
     size_t n = strlen(b), i = 0;
     while (i < n) {
         if (b[i] == '[') {
@@ -78,15 +78,15 @@ char *eval_hellaswag_preprocess(const char *text) {
                 continue;
             }
         }
-        if (sbuf_append(&out, b + i, 1)) {
-            sbuf_free(&out);
+        if (eval_buf_append(&out, b + i, 1)) {
+            eval_buf_free(&out);
             goto done;
         }
         i++;
     }
-    char *d = sbuf_take(&out);
+    char *d = eval_buf_take(&out);
     if (d) {
-        c = py_replace(d, "  ", " ");
+        c = eval_py_replace(d, "  ", " ");
         free(d);
     }
 done:
@@ -117,7 +117,7 @@ static int get_str_array(const json_t *arr, const char *where, const char *key, 
         const json_t *s = json_array_get(arr, i);
         if (!json_is_string(s))
             return arwkv_set_error("%s: field '%s'[%zu] must be a string, found %s", where, key, i, json_type_label(s));
-        if (!(v[i] = text_dup(json_string_value(s)))) return -1;
+        if (!(v[i] = eval_strdup(json_string_value(s)))) return -1;
     }
     return 0;
 }
@@ -165,9 +165,9 @@ static int doc_mc(eval_doc *d, json_t *rec, const char *where, int arc) {
     if (get_str_array(ch, where, "choices", &d->choices, &d->n_choices)) return -1;
     const char *akey = json_field_present(rec, "answerKey") ? "answerKey" : "answer";
     if (parse_answer(json_object_get(rec, akey), where, akey, labels, d->n_choices, &d->gold)) return -1;
-    sbuf s = {0};
-    if (arc ? sbuf_printf(&s, "Question: %s\nAnswer:", q) : sbuf_puts(&s, q)) return -1;
-    d->text = sbuf_take(&s);
+    eval_buf s = {0};
+    if (arc ? eval_buf_printf(&s, "Question: %s\nAnswer:", q) : eval_buf_puts(&s, q)) return -1;
+    d->text = eval_buf_take(&s);
     return d->text ? 0 : -1;
 }
 
@@ -178,21 +178,21 @@ static int doc_mmlu(eval_doc *d, json_t *rec, const char *where) {
     int32_t n = 0;
     int rc = get_str_array(json_object_get(rec, "choices"), where, "choices", &opts, &n);
     if (!rc && n != 4) rc = arwkv_set_error("%s: field 'choices' has %d entries, MMLU needs 4", where, n);
-    char *qs = rc ? NULL : py_strip(q);
-    sbuf s = {0};
-    if (!rc && (!qs || sbuf_printf(&s, "%s\nA. %s\nB. %s\nC. %s\nD. %s\nAnswer:", qs, opts[0], opts[1], opts[2], opts[3])))
+    char *qs = rc ? NULL : eval_py_strip(q);
+    eval_buf s = {0};
+    if (!rc && (!qs || eval_buf_printf(&s, "%s\nA. %s\nB. %s\nC. %s\nD. %s\nAnswer:", qs, opts[0], opts[1], opts[2], opts[3])))
         rc = -1;
     free(qs);
     for (int32_t i = 0; i < n; i++) free(opts[i]);
     free(opts);
-    if (rc) return sbuf_free(&s), -1;
-    d->text = sbuf_take(&s);
-    if (!d->text || !(d->subject = text_dup(subj))) return -1;
+    if (rc) return eval_buf_free(&s), -1;
+    d->text = eval_buf_take(&s);
+    if (!d->text || !(d->subject = eval_strdup(subj))) return -1;
     static const char *const letters[4] = {"A", "B", "C", "D"};
     if (!(d->choices = calloc(4, sizeof *d->choices))) return arwkv_set_error("%s: out of memory", where);
     d->n_choices = 4;
     for (int i = 0; i < 4; i++)
-        if (!(d->choices[i] = text_dup(letters[i]))) return -1;
+        if (!(d->choices[i] = eval_strdup(letters[i]))) return -1;
     return parse_answer(json_object_get(rec, "answer"), where, "answer", NULL, 4, &d->gold);
 }
 
@@ -209,11 +209,11 @@ static int doc_winogrande(eval_doc *d, json_t *rec, const char *where) {
     d->n_choices = 2;
     const char *opt[2] = {o1, o2};
     for (int i = 0; i < 2; i++) {
-        sbuf s = {0};
-        if (sbuf_append(&s, sent, pre) || sbuf_puts(&s, opt[i])) return sbuf_free(&s), -1;
-        if (!(d->choices[i] = sbuf_take(&s))) return -1;
+        eval_buf s = {0};
+        if (eval_buf_append(&s, sent, pre) || eval_buf_puts(&s, opt[i])) return eval_buf_free(&s), -1;
+        if (!(d->choices[i] = eval_buf_take(&s))) return -1;
     }
-    d->target = py_strip(blank + 1);
+    d->target = eval_py_strip(blank + 1);
     return d->target ? 0 : -1;
 }
 
@@ -229,12 +229,12 @@ static int doc_hellaswag(eval_doc *d, json_t *rec, const char *where) {
         d->choices[i] = p;
     }
     if (parse_answer(json_object_get(rec, "label"), where, "label", NULL, d->n_choices, &d->gold)) return -1;
-    char *cap = py_capitalize(cb);
-    sbuf s = {0};
-    int rc = !cap || sbuf_printf(&s, "%s: %s %s", act, ca, cap);
+    char *cap = eval_py_capitalize(cb);
+    eval_buf s = {0};
+    int rc = !cap || eval_buf_printf(&s, "%s: %s %s", act, ca, cap);
     free(cap);
-    char *raw = rc ? NULL : sbuf_take(&s);
-    sbuf_free(&s);
+    char *raw = rc ? NULL : eval_buf_take(&s);
+    eval_buf_free(&s);
     if (!raw) return -1;
     d->text = eval_hellaswag_preprocess(raw);
     free(raw);
@@ -246,13 +246,13 @@ static int doc_lambada(eval_doc *d, json_t *rec, const char *where) {
     if (!text) return -1;
     // text.split(" "): " " + the last piece is the target, the other pieces re-joined the context
     const char *last = strrchr(text, ' ');
-    sbuf s = {0};
+    eval_buf s = {0};
     if (last) {
-        d->text = text_dupn(text, (size_t)(last - text));
-        d->target = text_dup(last);
-    } else if (!sbuf_printf(&s, " %s", text)) {
-        d->text = text_dup("");
-        d->target = sbuf_take(&s);
+        d->text = eval_strndup(text, (size_t)(last - text));
+        d->target = eval_strdup(last);
+    } else if (!eval_buf_printf(&s, " %s", text)) {
+        d->text = eval_strdup("");
+        d->target = eval_buf_take(&s);
     }
     return d->text && d->target ? 0 : -1;
 }
@@ -260,10 +260,10 @@ static int doc_lambada(eval_doc *d, json_t *rec, const char *where) {
 static int doc_gsm8k(eval_doc *d, json_t *rec, const char *where) {
     const char *q = get_str(rec, where, "question"), *a = get_str(rec, where, "answer");
     if (!q || !a) return -1;
-    sbuf s = {0};
-    if (sbuf_printf(&s, "Question: %s\nAnswer:", q)) return -1;
-    d->text = sbuf_take(&s);
-    d->target = text_dup(a);
+    eval_buf s = {0};
+    if (eval_buf_printf(&s, "Question: %s\nAnswer:", q)) return -1;
+    d->text = eval_buf_take(&s);
+    d->target = eval_strdup(a);
     return d->text && d->target ? 0 : -1;
 }
 
@@ -283,7 +283,7 @@ int eval_doc_from_json(eval_doc *d, const eval_task *t, json_t *rec, const char 
     case EVAL_TASK_GSM8K: rc = doc_gsm8k(d, rec, where); break;
     case EVAL_TASK_PERPLEXITY: {
         const char *text = get_str(rec, where, "text");
-        rc = text && (d->target = text_dup(text)) ? 0 : -1;
+        rc = text && (d->target = eval_strdup(text)) ? 0 : -1;
         break;
     }
     default: rc = arwkv_set_error("%s: task '%s' has no reader", where, t->name);
@@ -321,7 +321,7 @@ int eval_docs_read(eval_docs *out, const eval_task *t, const char *path) {
         char *next = nl ? nl + 1 : data + len;
         lineno++;
         size_t b, e;
-        py_strip_span(line, n, &b, &e);
+        eval_py_strip_span(line, n, &b, &e);
         if (e > b) {
             char where[512];
             snprintf(where, sizeof where, "%s:%zu", path, lineno);
