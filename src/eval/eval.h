@@ -48,8 +48,9 @@ typedef struct {
 
 typedef struct {
     void *ctx;
-    // text -> token ids, no special tokens added. *ids is malloc'd (the caller frees it); an empty
-    // text gives n = 0.
+    // text -> token ids with no special tokens added, like Hugging Face encode(text,
+    // add_special_tokens=False), which still turns added-token text such as "<|im_end|>" into its
+    // id. *ids is malloc'd (the caller frees it); an empty text gives n = 0.
     int (*encode)(void *ctx, const char *text, size_t len, int32_t **ids, size_t *n);
     // Scores n independent requests; out[i] answers reqs[i]. The backend may evaluate them in any
     // order or together (shared prefixes, padding); the driver hands over up to batch_size at a time.
@@ -230,7 +231,8 @@ typedef struct {
     int32_t n_lls;
     double ll[EVAL_MAX_CHOICES];        // one per choice (LOGLIKELIHOOD / ROLLING: ll[0])
     int32_t is_greedy[EVAL_MAX_CHOICES];
-    int32_t pred, pred_norm;            // argmax ll, argmax ll / eval_py_len(choice); ties to the first
+    int32_t pred, pred_norm;            // argmax ll, argmax ll / characters of the choice (for
+                                        // multiple-input tasks: of the partial context); ties to the first
     double acc, acc_norm;               // LOGLIKELIHOOD: acc = is_greedy
     int64_t words, bytes;               // ROLLING: counts of the document
     char *response;                     // GENERATE: the generation cut at the stop strings
@@ -241,8 +243,9 @@ typedef struct {
 // acc / acc_norm of one multiple-choice doc from its lls (numpy argmax: NaN wins, ties to the first)
 void eval_mc_score(const double *lls, const char *const *choices, int32_t n, int32_t gold, eval_doc_result *r);
 
-// Runs task t over docs[0..ndocs) (or the first o->limit) through the backend, filling
-// out[0..ndocs). pool holds the shot documents (may be NULL when no shots are asked for).
+// Runs task t over the first n = min(ndocs, o->limit or ndocs) docs through the backend, filling
+// out[0..n). pool holds the shot documents (may be NULL when no shots are asked for). Prompts are
+// built in dataset order, so the default sampler draws as the harness does whatever the batching.
 int eval_run(const eval_backend *b, const eval_task *t, const eval_doc *docs, size_t ndocs,
              const eval_doc *pool, size_t npool, const eval_opts *o, eval_doc_result *out);
 void eval_doc_results_free(eval_doc_result *r, size_t n);
