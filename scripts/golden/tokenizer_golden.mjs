@@ -21,7 +21,7 @@ if (!refs || !qwenDir) {
   process.exit(2);
 }
 const require = createRequire(path.resolve(refs) + '/');
-const { Tokenizer } = require('tokenizers');
+const { Tokenizer, nfcNormalizer } = require('tokenizers');
 const { TokenizerLoader } = require('@lenml/tokenizers');
 const dataDir = 'tests/data/tokenizer';
 
@@ -49,6 +49,7 @@ for (const [name, text] of Object.entries(JSON.parse(fs.readFileSync(path.join(c
 }
 
 let differ = 0;
+const nfc = nfcNormalizer();
 for (const c of cases) {
   c.ids = await rustIds(rust, c.text);
   const j = Array.from(js.encode(c.text, { add_special_tokens: false }));
@@ -57,8 +58,11 @@ for (const c of cases) {
     differ++;
     console.error(`transformers.js differs on "${c.name}"`);
   }
-  const back = await rust.decode(c.ids, false);
-  if (back !== c.text.normalize('NFC')) console.error(`note: "${c.name}" does not round-trip in Rust`);
+  // Hugging Face's NFC differs from current Unicode for marks newer than its tables: keep its
+  // own normalized text where it differs from the input, for the round-trip check
+  const normalized = nfc.normalizeString(c.text);
+  if (normalized !== c.text) c.normalized = normalized;
+  if ((await rust.decode(c.ids, false)) !== normalized) console.error(`"${c.name}" does not round-trip in Rust`);
 }
 
 // Qwen2.5-Instruct's chat template (from its tokenizer_config.json), rendered by transformers.js.

@@ -103,10 +103,44 @@ static int chunk_add(tok_work *w, uint32_t norm, uint32_t orig, uint8_t same) {
     return 0;
 }
 
+// Normalizes s[a..e) (utf8proc) and appends it at w->norm + *k, with a chunk of the offset map
+// when it changed.
+static int norm_piece(const tokenizer *t, tok_work *w, const uint8_t *s, size_t a, size_t e,
+                      size_t *k, bool *identity) {
+    if (a == e) return 0;
+    utf8proc_option_t opt = (utf8proc_option_t)t->norm_options;
+    utf8proc_ssize_t r;
+    for (;;) {
+        r = utf8proc_decompose(s + a, (utf8proc_ssize_t)(e - a), w->ucs, (utf8proc_ssize_t)w->ucs_cap, opt);
+        if (r < 0) return arwkv_set_error("%s: normalizer: %s", t->name, utf8proc_errmsg(r));
+        if ((size_t)r <= w->ucs_cap) break;
+        size_t cap = (size_t)r * 2;
+        int32_t *nb = realloc(w->ucs, cap * sizeof *nb);
+        if (!nb) return arwkv_set_error("tokenizer: out of memory");
+        w->ucs = nb;
+        w->ucs_cap = cap;
+    }
+    r = utf8proc_reencode(w->ucs, r, opt);   // composes, then writes UTF-8 over the buffer
+    if (r < 0) return arwkv_set_error("%s: normalizer: %s", t->name, utf8proc_errmsg(r));
+    const uint8_t *u = (const uint8_t *)w->ucs;
+    size_t un = (size_t)r;
+    if (grow_bytes(&w->norm, &w->norm_cap, *k + un + 16)) return -1;
+    bool same = un == e - a && !memcmp(u, s + a, un);
+    if (!same) {
+        *identity = false;
+        if (chunk_add(w, (uint32_t)*k, (uint32_t)a, 0)) return -1;
+    }
+    memcpy(w->norm + *k, u, un);
+    *k += un;
+    if (!same && chunk_add(w, (uint32_t)*k, (uint32_t)e, 1)) return -1;
+    return 0;
+}
+
 // Normalizes s[0..n) into w->norm. ASCII is never changed by NF(K)C/D and never combines with a
 // preceding character, so only runs of non-ASCII characters (with the ASCII character before
 // them, which may be a base for a combining mark) go through utf8proc. Each changed run is
-// one chunk of the offset map; everything else maps one to one.
+// one chunk of the offset map; everything else maps one to one. Marks that Hugging Face's
+// tables do not know are starters there: the runs are cut around them and they stay as they are.
 static int normalize(const tokenizer *t, tok_work *w, const uint8_t *s, size_t n) {
     w->n_chunks = 0;
     if (grow_bytes(&w->norm, &w->norm_cap, n + 16) || chunk_add(w, 0, 0, 1)) return -1;
@@ -125,38 +159,28 @@ static int normalize(const tokenizer *t, tok_work *w, const uint8_t *s, size_t n
         if (grow_bytes(&w->norm, &w->norm_cap, k + (a - i) + 16)) return -1;
         memcpy(w->norm + k, s + i, a - i);
         k += a - i;
-        if (j == n) {
-            i = n;
-            break;
-        }
+        if (j == n) break;
         size_t e = j;
         while (e < n && s[e] >= 0x80) e++;
-        utf8proc_option_t opt = (utf8proc_option_t)t->norm_options;
-        utf8proc_ssize_t r;
-        for (;;) {
-            r = utf8proc_decompose(s + a, (utf8proc_ssize_t)(e - a), w->ucs,
-                                   (utf8proc_ssize_t)w->ucs_cap, opt);
-            if (r < 0) return arwkv_set_error("%s: normalizer: %s", t->name, utf8proc_errmsg(r));
-            if ((size_t)r <= w->ucs_cap) break;
-            size_t cap = (size_t)r * 2;
-            int32_t *nb = realloc(w->ucs, cap * sizeof *nb);
-            if (!nb) return arwkv_set_error("tokenizer: out of memory");
-            w->ucs = nb;
-            w->ucs_cap = cap;
+        size_t q = a;
+        for (size_t p = j; p < e;) {
+            uint8_t c = s[p];
+            int len = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+            // only these lead bytes can start one of Hugging Face's extra starters
+            if (c == 0xDF || c == 0xE0 || c == 0xE1 || c == 0xEA || c == 0xF0) {
+                int32_t cp;
+                tok_utf8_decode(s + p, e - p, &cp);
+                if (tok_hf_nfc_starter(cp)) {
+                    if (norm_piece(t, w, s, q, p, &k, &identity)) return -1;
+                    if (grow_bytes(&w->norm, &w->norm_cap, k + 16)) return -1;
+                    memcpy(w->norm + k, s + p, (size_t)len);
+                    k += (size_t)len;
+                    q = p + (size_t)len;
+                }
+            }
+            p += (size_t)len;
         }
-        r = utf8proc_reencode(w->ucs, r, opt);   // composes, then writes UTF-8 over the buffer
-        if (r < 0) return arwkv_set_error("%s: normalizer: %s", t->name, utf8proc_errmsg(r));
-        const uint8_t *u = (const uint8_t *)w->ucs;
-        size_t un = (size_t)r;
-        if (grow_bytes(&w->norm, &w->norm_cap, k + un + 16)) return -1;
-        bool same = un == e - a && !memcmp(u, s + a, un);
-        if (!same) {
-            identity = false;
-            if (chunk_add(w, (uint32_t)k, (uint32_t)a, 0)) return -1;
-        }
-        memcpy(w->norm + k, u, un);
-        k += un;
-        if (!same && chunk_add(w, (uint32_t)k, (uint32_t)e, 1)) return -1;
+        if (norm_piece(t, w, s, q, e, &k, &identity)) return -1;
         i = e;
     }
     w->seg_len = (uint32_t)k;

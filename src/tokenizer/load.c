@@ -24,9 +24,10 @@ static bool jbool(json_t *o, const char *key, bool dflt) {
     return json_is_boolean(v) ? json_is_true(v) : dflt;
 }
 
-// Rewrites \s and \S (outside classes) to Unicode White_Space; the rest is copied.
+// Rewrites \s and \S (outside classes) to Unicode White_Space, and widens \p{L} and \p{N} to
+// the Unicode version Hugging Face's regex engine has; the rest is copied.
 static char *pattern_rewrite(const char *p, size_t n, size_t *out_len) {
-    size_t cap = n * 8 + 256;
+    size_t cap = n * 8 + 4096;
     char *o = malloc(cap);
     if (!o) return NULL;
     size_t k = 0;
@@ -44,6 +45,23 @@ static char *pattern_rewrite(const char *p, size_t n, size_t *out_len) {
         char c = p[i];
         if (c == '\\' && i + 1 < n) {
             char d = p[i + 1];
+            const char *extra = NULL;
+            if (d == 'p' && i + 5 <= n && (!strncmp(p + i, "\\p{L}", 5) || !strncmp(p + i, "\\p{N}", 5)))
+                extra = p[i + 3] == 'L' ? tok_extra_letters : tok_extra_numbers;
+            if (extra) {
+                if (k + strlen(extra) + 16 > cap) {
+                    cap = cap * 2 + strlen(extra);
+                    char *no = realloc(o, cap);
+                    if (!no) {
+                        free(o);
+                        return NULL;
+                    }
+                    o = no;
+                }
+                k += (size_t)sprintf(o + k, in_class ? "\\p{%c}%s" : "[\\p{%c}%s]", p[i + 3], extra);
+                i += 5;
+                continue;
+            }
             if (d == 's') k += (size_t)sprintf(o + k, in_class ? "%s" : "[%s]", WS_BODY);
             else if (d == 'S' && !in_class) k += (size_t)sprintf(o + k, "[^%s]", WS_BODY);
             else {

@@ -23,6 +23,9 @@ int tok_utf8_decode(const uint8_t *s, size_t n, int32_t *cp);
 int tok_utf8_encode(int32_t cp, uint8_t *out);   // returns 1..4
 int tok_utf8_len_prev(const uint8_t *s, size_t pos);   // length of the character ending at pos
 bool tok_is_white_space(int32_t cp);   // Unicode White_Space
+// unicode_compat.c: where Hugging Face's Unicode tables differ from PCRE2's and utf8proc's
+extern const char tok_extra_letters[], tok_extra_numbers[];   // regex class ranges
+bool tok_hf_nfc_starter(int32_t cp);   // a mark Hugging Face's NFC does not know
 bool tok_is_word_char(int32_t cp);     // regex \w: letters, marks, digits, connectors
 
 // ---- byte-level map (GPT-2 bytes_to_unicode) ---------------------------------------------------
