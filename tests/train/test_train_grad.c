@@ -105,6 +105,7 @@ static void check_model(const char *label, arwkv_config *cfg, int B, int T) {
 }
 
 int main(void) {
+    omp_set_num_threads(1);   // tiny models: thread start-up would dominate on a shared machine
     arwkv_config s;
     arwkv_config_defaults(&s, ARWKV_ARCH_RWKV_HYBRID);
     s.n_embd = 128;
