@@ -1,7 +1,11 @@
 // Token files: preparation from text / JSONL and the windowed reader the trainer uses.
 #include "train/data.h"
 
+#include <fcntl.h>
 #include <jansson.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tokenizer/tokenizer.h"
 
@@ -158,9 +162,19 @@ int data_prepare(const char *model_dir, const char *const *inputs, int n_inputs,
 
 int data_reader_open(data_reader *r, const char *path, int32_t T, int32_t shuffle, uint64_t seed) {
     memset(r, 0, sizeof *r);
-    size_t len = 0;
-    r->buf = (uint8_t *)file_read_all(path, &len);
-    if (!r->buf) return -1;
+    // mapped, not read: token files can be far larger than memory
+    int fd = open(path, O_RDONLY);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb)) {
+        if (fd >= 0) close(fd);
+        return arwkv_set_error("%s: cannot open", path);
+    }
+    size_t len = (size_t)sb.st_size;
+    void *map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    close(fd);
+    if (map == MAP_FAILED) return arwkv_set_error("%s: cannot map %zu bytes", path, len);
+    r->buf = map;
+    r->len = len;
     uint32_t version, vocab;
     uint64_t n, docs;
     if (len < DATA_HEADER_BYTES || memcmp(r->buf, DATA_MAGIC, 8)) {
@@ -206,7 +220,7 @@ int data_reader_open(data_reader *r, const char *path, int32_t T, int32_t shuffl
 }
 
 void data_reader_close(data_reader *r) {
-    free(r->buf);
+    if (r->buf) munmap(r->buf, r->len);
     free(r->order);
     memset(r, 0, sizeof *r);
 }

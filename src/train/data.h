@@ -18,7 +18,8 @@ int data_prepare(const char *model_dir, const char *const *inputs, int n_inputs,
 
 // Reads fixed windows of T+1 tokens (stride T) in a seeded shuffled order per epoch, or in order.
 typedef struct {
-    uint8_t *buf;            // the whole file
+    uint8_t *buf;            // the whole file, mapped
+    size_t len;
     const uint32_t *tok;
     const uint8_t *mask;
     int64_t n_tokens, n_docs, n_windows;
