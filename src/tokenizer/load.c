@@ -86,7 +86,7 @@ static char *pattern_rewrite(const char *p, size_t n, size_t *out_len) {
 }
 
 static int regex_compile(const char *name, const char *where, const char *pat, size_t n,
-                         bool literal, pcre2_code **out) {
+                         bool literal, pcre2_code **out, bool *jit) {
     int err;
     PCRE2_SIZE eoff;
     char *rw = NULL;
@@ -104,7 +104,7 @@ static int regex_compile(const char *name, const char *where, const char *pat, s
         return arwkv_set_error("%s: %s: regex %.*s: %s", name, where, (int)(n > 200 ? 200 : n),
                                pat, (char *)msg);
     }
-    pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE);   // falls back to the interpreter if it fails
+    *jit = pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE) == 0;   // else the interpreter runs it
     return 0;
 }
 
@@ -128,7 +128,7 @@ static int add_step_split(tokenizer *t, json_t *pt) {
     st->kind = STEP_SPLIT;
     st->behavior = b;
     if (regex_compile(name, "pre_tokenizer Split", json_string_value(s), json_string_length(s),
-                      !re, &st->re))
+                      !re, &st->re, &st->jit))
         return -1;
     t->n_steps++;
     return 0;
@@ -154,7 +154,7 @@ static int add_pretok(tokenizer *t, json_t *pt, int depth) {
         st->add_prefix_space = jbool(pt, "add_prefix_space", true);
         if (jbool(pt, "use_regex", true) &&
             regex_compile(t->name, "pre_tokenizer ByteLevel", gpt2_pattern, sizeof gpt2_pattern - 1,
-                          false, &st->re))
+                          false, &st->re, &st->jit))
             return -1;
         t->n_steps++;
         return 0;

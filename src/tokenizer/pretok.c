@@ -30,12 +30,13 @@ static int piece(const tokenizer *t, tok_work *w, int step, const uint8_t *p, si
 
 // Matches and the gaps between them are pieces ("Isolated"); "Removed" drops the matches.
 // An empty match only splits; the search then resumes one character later.
-static int split_regex(const tokenizer *t, tok_work *w, int step, const pcre2_code *re,
+static int split_regex(const tokenizer *t, tok_work *w, int step, const tok_step *st,
                        int behavior, const uint8_t *p, size_t n, uint32_t base, int virt,
                        tok_out *out) {
     size_t pos = 0, last = 0;
     while (pos < n) {
-        int rc = pcre2_match(re, p, n, pos, PCRE2_NO_UTF_CHECK, w->md, w->mctx);
+        int rc = st->jit ? pcre2_jit_match(st->re, p, n, pos, 0, w->md, w->mctx)
+                         : pcre2_match(st->re, p, n, pos, PCRE2_NO_UTF_CHECK, w->md, w->mctx);
         if (rc == PCRE2_ERROR_NOMATCH) break;
         if (rc < 0) {
             PCRE2_UCHAR msg[256];
@@ -63,7 +64,7 @@ int tok_pretok_run(const tokenizer *t, tok_work *w, int step, const uint8_t *p, 
     if (step == t->n_steps) return tok_bpe_piece(t, w, p, n, base, virt, out);
     const tok_step *st = &t->steps[step];
     if (st->kind == STEP_SPLIT)
-        return split_regex(t, w, step, st->re, st->behavior, p, n, base, virt, out);
+        return split_regex(t, w, step, st, st->behavior, p, n, base, virt, out);
     if (st->add_prefix_space && p[0] != ' ') {
         if (n + 1 > w->prefix_cap[step]) {
             size_t cap = (n + 1) * 2;
@@ -79,5 +80,5 @@ int tok_pretok_run(const tokenizer *t, tok_work *w, int step, const uint8_t *p, 
         virt = 1;
     }
     if (!st->re) return tok_pretok_run(t, w, step + 1, p, n, base, virt, out);
-    return split_regex(t, w, step, st->re, SPLIT_ISOLATED, p, n, base, virt, out);
+    return split_regex(t, w, step, st, SPLIT_ISOLATED, p, n, base, virt, out);
 }

@@ -78,6 +78,7 @@ typedef struct {
     int kind;
     int behavior;              // STEP_SPLIT
     pcre2_code *re;            // STEP_SPLIT, or STEP_BYTELEVEL with use_regex
+    bool jit;                  // re was JIT-compiled: use the faster pcre2_jit_match
     bool add_prefix_space;     // STEP_BYTELEVEL
 } tok_step;
 #define TOK_MAX_STEPS 8
