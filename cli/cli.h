@@ -41,5 +41,7 @@ int cmd_init_student(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_prepare_data(int argc, char **argv);
 
 #endif

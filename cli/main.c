@@ -12,6 +12,8 @@ static const command k_commands[] = {
     {"init-student", cmd_init_student, "build an ARWKV student from a Qwen2 teacher"},
     {"perplexity", cmd_perplexity, "score a text or token-id file"},
     {"generate", cmd_generate, "generate text from a prompt"},
+    {"prepare-data", cmd_prepare_data, "tokenize text / JSONL files into a token file for training"},
+    {"train", cmd_train, "next-token training of a teacher or student"},
     {"bench", cmd_bench, "decode and prefill throughput against the memory-bandwidth bound"},
 };
 
