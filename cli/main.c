@@ -10,6 +10,8 @@ typedef struct {
 static const command k_commands[] = {
     {"make-model", cmd_make_model, "write a random model in the Hugging Face layout"},
     {"init-student", cmd_init_student, "build an ARWKV student from a Qwen2 teacher"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"detokenize", cmd_detokenize, "turn token ids back into bytes"},
     {"perplexity", cmd_perplexity, "score a text or token-id file"},
     {"generate", cmd_generate, "generate text from a prompt"},
     {"prepare-data", cmd_prepare_data, "tokenize text / JSONL files into a token file for training"},
