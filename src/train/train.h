@@ -60,6 +60,17 @@ int64_t train_model_set_trainable(train_model *tm, const char *const *only, int 
 int train_forward(train_model *tm, const int32_t *inputs, const int32_t *targets, float grad_scale, float *loss);
 // Accumulates (+=) d(grad_scale * loss)/d(params) into tm->grads (trainable tensors only).
 int train_backward(train_model *tm);
+// The forward of train_forward up to the logits, (B*T, V) in tm->logits, without a loss. A caller
+// with its own loss overwrites tm->logits with d loss / d logits (scaled as it wants the gradients)
+// and then calls train_backward.
+int train_forward_logits(train_model *tm, const int32_t *inputs);
+// Stage-1 alignment (student only): layer l's time-mix block alone (model.md §2 steps 2-16, token
+// shift from zeros at each sequence start) on the given normed input xn (B*T, D) -> y (B*T, D).
+// v_first comes from the last call for layer 0 (detached), so layer 0 runs first.
+int train_time_mix_forward(train_model *tm, int32_t l, const float *xn, float *y);
+// Backward of the last train_time_mix_forward of layer l given dy (B*T, D, not aliasing tm's
+// scratch): accumulates the time-mix parameter gradients (trainable tensors only).
+int train_time_mix_backward(train_model *tm, int32_t l, const float *dy);
 void train_zero_grads(train_model *tm);
 
 // ---- AdamW (optim.c) ------------------------------------------------------------------------

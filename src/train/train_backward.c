@@ -115,6 +115,15 @@ static void student_block_backward(train_model *tm, const layer_weights *L, int 
                              B, T, D);
 }
 
+int train_time_mix_backward(train_model *tm, int32_t l, const float *dy) {
+    const arwkv_config *c = &tm->m->cfg;
+    if (c->arch != ARWKV_ARCH_RWKV_HYBRID || l < 0 || l >= c->n_layer)
+        return arwkv_set_error("train: layer %d has no time-mix block", l);
+    zeroed(tm->dxn, (size_t)tm->B * tm->T * c->n_embd);
+    student_block_backward(tm, &tm->m->w.layers[l], l, dy);
+    return 0;
+}
+
 int train_backward(train_model *tm) {
     const arwkv_config *c = &tm->m->cfg;
     const model_weights *W = &tm->m->w;

@@ -85,7 +85,16 @@ static void student_block_forward(train_model *tm, const layer_weights *L, int l
     matmul_forward(tmp, o, L->wo.data, ARWKV_F32, NULL, BT, D, D);
 }
 
-int train_forward(train_model *tm, const int32_t *inputs, const int32_t *targets, float grad_scale, float *loss) {
+int train_time_mix_forward(train_model *tm, int32_t l, const float *xn, float *y) {
+    const arwkv_config *c = &tm->m->cfg;
+    if (c->arch != ARWKV_ARCH_RWKV_HYBRID || l < 0 || l >= c->n_layer)
+        return arwkv_set_error("train: layer %d has no time-mix block", l);
+    memcpy(tm->xn[l], xn, (size_t)tm->B * tm->T * c->n_embd * sizeof(float));
+    student_block_forward(tm, &tm->m->w.layers[l], l, y);
+    return 0;
+}
+
+int train_forward_logits(train_model *tm, const int32_t *inputs) {
     const arwkv_config *c = &tm->m->cfg;
     const model_weights *W = &tm->m->w;
     int BT = tm->B * tm->T, D = c->n_embd, F = c->n_ff, V = c->n_vocab;
@@ -95,13 +104,6 @@ int train_forward(train_model *tm, const int32_t *inputs, const int32_t *targets
             return arwkv_set_error("train: input token %d at position %d is outside the vocabulary (%d)", inputs[i],
                                    i, V);
     memcpy(tm->inputs, inputs, BT * sizeof(int32_t));
-    int32_t n = 0;
-    for (int i = 0; i < BT; i++) {
-        tm->targets[i] = targets[i] >= 0 && targets[i] < V ? targets[i] : -1;
-        n += tm->targets[i] >= 0;
-    }
-    tm->n_counted = n;
-    tm->grad_scale = grad_scale;
     float *tmp = tm->dx;   // free during the forward
     embedding_forward(tm->x[0], inputs, W->embed.data, ARWKV_F32, BT, D, V);
     for (int l = 0; l < c->n_layer; l++) {
@@ -119,6 +121,19 @@ int train_forward(train_model *tm, const int32_t *inputs, const int32_t *targets
     }
     rmsnorm_forward(tm->xnf, tm->rstdf, tm->x[2 * c->n_layer], P(W->norm), c->rms_eps, BT, D);
     matmul_forward(tm->logits, tm->xnf, W->lm_head.data, ARWKV_F32, NULL, BT, D, V);
+    return 0;
+}
+
+int train_forward(train_model *tm, const int32_t *inputs, const int32_t *targets, float grad_scale, float *loss) {
+    int BT = tm->B * tm->T, V = tm->m->cfg.n_vocab;
+    if (train_forward_logits(tm, inputs)) return -1;
+    int32_t n = 0;
+    for (int i = 0; i < BT; i++) {
+        tm->targets[i] = targets[i] >= 0 && targets[i] < V ? targets[i] : -1;
+        n += tm->targets[i] >= 0;
+    }
+    tm->n_counted = n;
+    tm->grad_scale = grad_scale;
     // the logits become scaled dlogits here: the backward needs nothing else from them
     float scale = n ? grad_scale / (float)n : 0.0f;
     crossentropy_fused(tm->losses, tm->logits, tm->targets, scale, BT, V);

@@ -1,7 +1,9 @@
-// The next-token training loop behind `arwkv train`: data, accumulation, AdamW, schedule,
-// non-finite step skipping, JSONL log, progress and checkpoints with exact resume.
+// The training loop behind `arwkv train`, `distill`, `sft` and `dpo`: data, accumulation, AdamW,
+// schedule, non-finite step skipping, JSONL log, progress, checkpoints with exact resume and the
+// final model directory. A stage plugs in its loss through trainer_hooks.
 #include "train/trainer.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <unistd.h>
 
@@ -20,17 +22,53 @@ void trainer_opts_defaults(trainer_opts *o) {
     o->max_bad = 5;
 }
 
-static int log_step(FILE *fp, int64_t step, double loss, double lr, double gn, int64_t tokens, double tps) {
+static int log_step(FILE *fp, int64_t step, double loss, double lr, double gn, int64_t tokens, double tps,
+                    const trainer_hooks *hk) {
     if (!fp) return 0;
+    char extra[1024] = "";
+    if (hk && hk->log_fields) hk->log_fields(hk->ctx, extra, sizeof extra);
     fprintf(fp, "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": %.6f, \"tokens\": %lld, "
-                "\"tokens_per_s\": %.1f}\n",
-            (long long)step, loss, lr, gn, (long long)tokens, tps);
+                "\"tokens_per_s\": %.1f%s}\n",
+            (long long)step, loss, lr, gn, (long long)tokens, tps, extra);
     return fflush(fp);
 }
 
+// the default micro-batch: next-token cross-entropy
+static int next_token_batch(void *ctx, train_model *tm, int64_t index, const int32_t *in, const int32_t *tg,
+                            float grad_scale, double *loss) {
+    (void)ctx, (void)index;
+    float l;
+    if (train_forward(tm, in, tg, grad_scale, &l) || train_backward(tm)) return -1;
+    *loss = l;
+    return 0;
+}
+
+// OUT/checkpoint minus the optimiser state becomes OUT itself: the hand-off to the next stage
+static int export_final(const char *out_dir) {
+    char *ckpt = path_join(out_dir, "checkpoint");
+    DIR *d = opendir(ckpt);
+    int rc = d ? 0 : arwkv_set_error("%s: cannot open", ckpt);
+    for (struct dirent *e; !rc && (e = readdir(d));) {
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, "optimizer.safetensors") ||
+            !strcmp(e->d_name, "trainer_state.json"))
+            continue;
+        char *src = path_join(ckpt, e->d_name), *dst = path_join(out_dir, e->d_name);
+        rc = file_copy_atomic(src, dst);
+        free(src);
+        free(dst);
+    }
+    if (d) closedir(d);
+    free(ckpt);
+    return rc;
+}
+
 int trainer_run(const trainer_opts *o) {
+    const char *name = o->name ? o->name : "train";
+    const trainer_hooks *hk = o->hooks;
+    int own_data = hk && hk->own_data;
+    int64_t rows = (int64_t)o->batch * (hk && hk->rows_per_item > 0 ? hk->rows_per_item : 1);
     if (o->ctx < 1 || o->batch < 1 || o->accum < 1 || o->steps < 0)
-        return arwkv_set_error("train: --ctx, --batch and --accum must be positive");
+        return arwkv_set_error("%s: --ctx, --batch and --accum must be positive", name);
     char *ckpt = path_join(o->out_dir, "checkpoint");
     int resuming = o->resume && file_exists(ckpt);
     train_state st = {0, 0, 0, 0, o->seed, 0};
@@ -44,11 +82,11 @@ int trainer_run(const trainer_opts *o) {
     int rc = dir_ensure(o->out_dir);
     if (!rc && resuming) rc = checkpoint_load_state(ckpt, &st);
     if (!rc) rc = arwkv_model_load(&m, resuming ? ckpt : o->model_dir, &lo);
-    if (!rc) rc = train_model_init(&tm, m, (int32_t)o->batch, (int32_t)o->ctx);
+    if (!rc) rc = train_model_init(&tm, m, (int32_t)rows, (int32_t)o->ctx);
     if (!rc) rc = adamw_init(&opt, &tm);
     if (!rc && resuming) rc = checkpoint_load_optimizer(ckpt, &opt, tm.n_params);
-    if (!rc) rc = data_reader_open(&dr, o->data_path, (int32_t)o->ctx, o->shuffle, st.seed);
-    if (!rc && dr.vocab > m->cfg.n_vocab)
+    if (!rc && !own_data) rc = data_reader_open(&dr, o->data_path, (int32_t)o->ctx, o->shuffle, st.seed);
+    if (!rc && !own_data && dr.vocab > m->cfg.n_vocab)
         rc = arwkv_set_error("%s: token vocabulary %d is larger than the model's (%d)", o->data_path, dr.vocab,
                              m->cfg.n_vocab);
     if (rc) goto done;
@@ -57,33 +95,38 @@ int trainer_run(const trainer_opts *o) {
     dr.pos = st.data_pos;
     int64_t n_train = train_model_set_trainable(&tm, o->only, o->n_only, o->freeze, o->n_freeze);
     if (n_train == 0) {
-        rc = arwkv_set_error("train: the --train-only / --freeze patterns leave no tensor to train");
+        rc = arwkv_set_error("%s: the --train-only / --freeze patterns leave no tensor to train", name);
         goto done;
     }
+    if (hk && hk->setup && (rc = hk->setup(hk->ctx, &tm, o))) goto done;
     if (o->log_path && !(log = fopen(o->log_path, resuming ? "a" : "w"))) {
         rc = arwkv_set_error("%s: cannot open for writing", o->log_path);
         goto done;
     }
     if (o->verbose) {
         train_model_print_sizes(&tm, stderr);
-        fprintf(stderr, "train: %lld of %zu parameters trainable, %lld windows of %lld tokens%s\n",
+        fprintf(stderr, "%s: %lld of %zu parameters trainable, %lld windows of %lld tokens%s\n", name,
                 (long long)n_train, tm.n_params, (long long)dr.n_windows, (long long)o->ctx,
                 resuming ? ", resuming" : "");
     }
-    size_t BT = (size_t)o->batch * o->ctx;
+    size_t BT = (size_t)rows * o->ctx;
+    int (*micro)(void *, train_model *, int64_t, const int32_t *, const int32_t *, float, double *) =
+        hk && hk->micro_batch ? hk->micro_batch : next_token_batch;
     in = malloc(BT * sizeof *in);
     tg = malloc(BT * sizeof *tg);
     progress pr;
-    progress_init(&pr, "train", "steps", o->steps);
+    progress_init(&pr, name, "steps", o->steps);
     int64_t bad_run = 0;
     for (; st.step < o->steps; st.step++) {
         double t0 = time_now(), loss_sum = 0;
         train_zero_grads(&tm);
+        if (hk && hk->step_begin) hk->step_begin(hk->ctx);
         for (int64_t a = 0; a < o->accum; a++) {
-            float loss;
-            data_reader_next(&dr, (int32_t)o->batch, in, tg);
-            train_forward(&tm, in, tg, 1.0f / (float)o->accum, &loss);
-            train_backward(&tm);
+            double loss;
+            if (!own_data) data_reader_next(&dr, (int32_t)o->batch, in, tg);
+            if ((rc = micro(hk ? hk->ctx : NULL, &tm, st.step * o->accum + a, own_data ? NULL : in,
+                            own_data ? NULL : tg, 1.0f / (float)o->accum, &loss)))
+                goto done;
             loss_sum += loss;
         }
         st.data_pos = dr.pos;
@@ -93,12 +136,12 @@ int trainer_run(const trainer_opts *o) {
         if (!isfinite(loss) || !isfinite(gn)) {
             st.skipped++;
             if (++bad_run >= o->max_bad) {
-                rc = arwkv_set_error("train: step %lld: %lld steps in a row had a non-finite loss or gradient "
+                rc = arwkv_set_error("%s: step %lld: %lld steps in a row had a non-finite loss or gradient "
                                      "(lower --lr?); stopping",
-                                     (long long)st.step, (long long)bad_run);
+                                     name, (long long)st.step, (long long)bad_run);
                 goto done;
             }
-            fprintf(stderr, "arwkv train: step %lld: non-finite loss or gradient, step skipped\n",
+            fprintf(stderr, "arwkv %s: step %lld: non-finite loss or gradient, step skipped\n", name,
                     (long long)st.step);
         } else {
             bad_run = 0;
@@ -106,7 +149,7 @@ int trainer_run(const trainer_opts *o) {
         }
         st.adam_t = opt.t;
         double dt = time_now() - t0;
-        log_step(log, st.step + 1, loss, lr, gn, st.tokens, dt > 0 ? (double)BT * o->accum / dt : 0);
+        log_step(log, st.step + 1, loss, lr, gn, st.tokens, dt > 0 ? (double)BT * o->accum / dt : 0, hk);
         char extra[96];
         snprintf(extra, sizeof extra, "loss %.4f lr %.3g", loss, lr);
         progress_update(&pr, st.step + 1, extra);
@@ -118,7 +161,8 @@ int trainer_run(const trainer_opts *o) {
         }
     }
     progress_end(&pr);
-    if (o->verbose && st.skipped) fprintf(stderr, "train: %lld steps skipped\n", (long long)st.skipped);
+    rc = export_final(o->out_dir);
+    if (o->verbose && st.skipped) fprintf(stderr, "%s: %lld steps skipped\n", name, (long long)st.skipped);
 done:
     if (log) fclose(log);
     free(in);
