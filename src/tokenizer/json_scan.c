@@ -318,22 +318,25 @@ static int js_object(jscan *j, tok_raw *raw, json_t *rest, bool in_model) {
         const char *s;
         size_t n;
         if (js_string(j, &s, &n)) return -1;
+        // keys longer than any the loader reads (or holding NUL) are skipped unparsed
         char key[64];
         bool known = n < sizeof key && !memchr(s, 0, n);
         if (known) {
             memcpy(key, s, n);
             key[n] = 0;
-        } else {
-            snprintf(key, sizeof key, "%.*s", (int)(n < 60 ? n : 60), s);
         }
         if (js_expect(j, ':')) return -1;
-        if (json_object_get(rest, key)) return js_fail(j, "duplicate key");
+        if (known && json_object_get(rest, key)) return js_fail(j, "duplicate key");
         int rc;
-        if (in_model && known && !strcmp(key, "vocab") && js_peek(j) == '{') {
+        if (!known) {
+            rc = js_skip(j, 0);
+        } else if (in_model && !strcmp(key, "vocab") && js_peek(j) == '{') {
+            if (raw->have_vocab) return js_fail(j, "duplicate key");
             rc = js_vocab(j, raw);
-        } else if (in_model && known && !strcmp(key, "merges") && js_peek(j) == '[') {
+        } else if (in_model && !strcmp(key, "merges") && js_peek(j) == '[') {
+            if (raw->have_merges) return js_fail(j, "duplicate key");
             rc = js_merges(j, raw);
-        } else if (!in_model && known && !strcmp(key, "model") && js_peek(j) == '{') {
+        } else if (!in_model && !strcmp(key, "model") && js_peek(j) == '{') {
             json_t *model = json_object();
             rc = model ? js_object(j, raw, model, true) : arwkv_set_error("out of memory");
             if (!rc) json_object_set_new(rest, "model", model);

@@ -176,13 +176,12 @@ struct tok_work {
     struct tok_sym { int32_t id; int32_t prev, next; uint32_t start, len; } *syms;
     size_t syms_cap;
     uint64_t *heap; size_t heap_cap;
-    // word cache: piece bytes -> ids and token lengths
+    // word cache: piece bytes -> ids and token spans; emptied when full
     struct tok_cache_slot { uint64_t hash; uint32_t off; uint16_t key_len, n_tok; } *cache;
     uint32_t cache_mask, cache_count;
-    uint8_t *cache_data; size_t cache_used, cache_cap;
-    // per call
-    uint32_t seg_orig;         // original offset of the segment being normalized
-    bool seg_identity;         // segment was copied unchanged
+    uint8_t *cache_data; size_t cache_used;
+    // the segment normalize() last wrote to norm
+    bool seg_identity;         // normalization changed nothing
     uint32_t seg_len;
 };
 

@@ -3,9 +3,12 @@
 //
 // Encoding follows the Hugging Face pipeline: added tokens are split out of the raw text first,
 // the rest is normalized (NFC), pre-tokenized (Split regex, ByteLevel) and merged with BPE.
-// The ids equal those of `Tokenizer.encode(text, add_special_tokens=False)`.
+// The ids equal those of `Tokenizer.encode(text, add_special_tokens=False)` (the post-processor
+// is not applied), Unicode corner cases included: where PCRE2's or utf8proc's tables differ
+// from Hugging Face's, unicode_compat.c makes them agree.
 // All functions return 0 on success and -1 with arwkv_last_error() set on failure.
-// A loaded tokenizer is read-only: encode/decode may run on many threads at once.
+// A loaded tokenizer is read-only: encode/decode may run on many threads at once
+// (tokenizer_set_chat_template is setup, not for concurrent use).
 #ifndef ARWKV_TOKENIZER_H
 #define ARWKV_TOKENIZER_H
 

@@ -2,8 +2,6 @@
 // Hugging Face's own implementation (tests/data/tokenizer/golden.json): the corpus (prose,
 // code, CJK, Arabic/Hindi, emoji, NFC cases, whitespace, special tokens, 10k-character words),
 // round trips, offsets, streaming decode, concurrency, and the ChatML template.
-#include <omp.h>
-
 #include "tok_test.h"
 
 static tokenizer *g_tok;
