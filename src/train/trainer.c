@@ -106,7 +106,7 @@ int trainer_run(const trainer_opts *o) {
     if (o->verbose) {
         train_model_print_sizes(&tm, stderr);
         fprintf(stderr, "%s: %lld of %zu parameters trainable, %lld windows of %lld tokens%s\n", name,
-                (long long)n_train, tm.n_params, (long long)dr.n_windows, (long long)o->ctx,
+                (long long)n_train, tm.n_params, (long long)(own_data ? 0 : dr.n_windows), (long long)o->ctx,
                 resuming ? ", resuming" : "");
     }
     size_t BT = (size_t)rows * o->ctx;

@@ -77,6 +77,14 @@ assert abs(r4[0]["loss"] - 0.693147) < 1e-4, r4   # policy == reference at the f
 assert r4[0]["tokens"] == 2 * 2 * 24, r4
 PY
 
+# ---- stage 2 from a larger teacher with the same vocabulary (stage 1 needs the same shape)
+expect_ok "big teacher" "$bin" make-model --arch qwen2 --hidden 128 --layers 3 --heads 4 --kv-heads 2 --ffn 64 --vocab 300 \
+  --dtype f32 --tokenizer "$tok" --seed 5 -o "$tmp/big"
+expect_ok "stage 2 big teacher" "$bin" distill --stage 2 --teacher "$tmp/big" --student "$tmp/s1" --data "$tmp/text.bin" \
+  --out "$tmp/sb" --ctx 8 --steps 1
+expect_err "stage 1 big teacher" "same width and depth" "$bin" distill --stage 1 --teacher "$tmp/big" --student "$tmp/s0" \
+  --data "$tmp/text.bin" --out "$tmp/x" --ctx 8 --steps 1
+
 # ---- a stage-1 resume continues exactly
 expect_ok "stage 1 x1" "$bin" distill --stage 1 --teacher "$tmp/teacher" --student "$tmp/s0" --data "$tmp/text.bin" \
   --out "$tmp/r" --ctx 8 --steps 1 --batch 2 --lr 1e-3 --seed 1
