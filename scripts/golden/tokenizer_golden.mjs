@@ -141,12 +141,24 @@ const tinies = {
   tiny_pairs: tiny('pairs', qwenPre, { type: 'NFC' }),
   tiny_strings: tiny('strings', qwenPre, { type: 'NFC' }),
   tiny_gpt2: tiny('strings', byteLevel(true, true), null),
+  tiny_ignore_merges: tiny('pairs', qwenPre, { type: 'NFC' }),
+  tiny_unk: tiny('pairs', qwenPre, { type: 'NFC' }),
 };
+// ignore_merges: a piece that is a vocab entry is one token, even one no merge builds ("xyz")
+tinies.tiny_ignore_merges.model = { ...tinies.tiny_ignore_merges.model, ignore_merges: true, vocab: { ...vocab, xyz: 500 } };
+// bytes missing from the vocab ('q', 'Q') become <unk>, runs of them fused into one
+{
+  const v = { ...vocab, '<unk>': 501 };
+  delete v.q;
+  delete v.Q;
+  tinies.tiny_unk.model = { ...tinies.tiny_unk.model, unk_token: '<unk>', fuse_unk: true, vocab: v };
+}
 const tinyTexts = [
   'hello world', 'hello', ' hello', 'helloworld', 'aaa', 'aaaa', 'aaaaa', 'abc', 'ab', 'bc', 'abcabc',
   'x <mask> y', 'x  \t<mask>  y', '<mask>', '  <mask>', 'a <sep>  b', 'a<sep>\n\nb', 'p  <both>  q',
   '[W] x[W] [W]y a [W] b', '[W]', 'é and e\u0301 and ée\u0301', '<long> <lo <longer <lon', '<|endoftext|>hello',
   '    x', '\n\n\n', 'hello world hello', 'It\'S', '', ' ', '<mask><mask>  <sep><sep>',
+  'xyz xyzxyz qqq aqQqb q', 'Qhello hellqo',
 ];
 const tinyGolden = {};
 for (const [name, tj] of Object.entries(tinies)) {

@@ -251,22 +251,49 @@ static int parse_added(tokenizer *t, json_t *list) {
     return 0;
 }
 
+// Added tokens get their ids as Hugging Face assigns them when it loads a file (the "id" in
+// the file is only checked there, with a warning): a content already known keeps its id
+// (an earlier added token's, else the vocab entry's); a new one takes the number of vocab
+// entries, or the highest added id + 1 once that is past them. Empty and repeated tokens are
+// dropped; a repeated content takes the later flags.
+static void assign_added_ids(tokenizer *t, size_t n_vocab) {
+    int32_t max_added = -1, k = 0;
+    for (int32_t i = 0; i < t->n_added; i++) {
+        tok_added a = t->added[i];
+        int32_t same = -1;
+        for (int32_t j = 0; j < k && same < 0; j++)
+            if (t->added[j].len == a.len && !memcmp(t->added[j].content, a.content, a.len)) same = j;
+        if (a.len == 0 || same >= 0) {
+            if (same >= 0) {
+                a.id = t->added[same].id;
+                free(t->added[same].content);
+                t->added[same] = a;
+            } else {
+                free(a.content);
+            }
+            continue;
+        }
+        int32_t id = tok_strmap_get(&t->vocab, t->keys, t->key_off, t->key_len, a.content, a.len);
+        if (id < 0)
+            id = max_added < 0 ? (int32_t)n_vocab
+                 : (max_added >= (int32_t)n_vocab || n_vocab == 0) ? max_added + 1 : (int32_t)n_vocab;
+        a.id = id;
+        max_added = id > max_added ? id : max_added;
+        t->added[k++] = a;
+    }
+    t->n_added = k;
+}
+
 static int build_vocab(tokenizer *t, tok_raw *raw) {
     const char *name = t->name;
     if (!raw->have_vocab) return arwkv_set_error("%s: model.vocab: missing", name);
     int32_t max_id = -1;
     for (size_t i = 0; i < raw->n_vocab; i++) max_id = raw->vocab[i].id > max_id ? raw->vocab[i].id : max_id;
-    for (int32_t i = 0; i < t->n_added; i++) max_id = t->added[i].id > max_id ? t->added[i].id : max_id;
-    t->n_ids = max_id + 1;
-    size_t n = (size_t)t->n_ids;
-    t->key_off = malloc(n * sizeof *t->key_off);
-    t->key_len = malloc(n * sizeof *t->key_len);
-    t->byte_off = malloc(n * sizeof *t->byte_off);
-    t->byte_len = malloc(n * sizeof *t->byte_len);
-    t->is_special = calloc(n + 1, 1);
-    if (!t->key_off || !t->key_len || !t->byte_off || !t->byte_len || !t->is_special)
-        return arwkv_set_error("out of memory");
-    for (size_t i = 0; i < n; i++) t->key_len[i] = t->byte_len[i] = UINT32_MAX;
+    size_t nv = (size_t)max_id + 1;
+    t->key_off = malloc((nv + 1) * sizeof *t->key_off);
+    t->key_len = malloc((nv + 1) * sizeof *t->key_len);
+    if (!t->key_off || !t->key_len) return arwkv_set_error("out of memory");
+    for (size_t i = 0; i < nv; i++) t->key_len[i] = UINT32_MAX;
     t->keys = raw->blob;   // the keys stay where the scanner put them
     raw->blob = NULL;
     if (tok_strmap_init(&t->vocab, raw->n_vocab)) return -1;
@@ -283,11 +310,29 @@ static int build_vocab(tokenizer *t, tok_raw *raw) {
         if (tok_strmap_put(&t->vocab, t->keys, t->key_off, t->key_len, e->id)) return -1;
         total += e->len;
     }
-    for (int32_t i = 0; i < t->n_added; i++) total += t->added[i].len;
+    assign_added_ids(t, raw->n_vocab);
+    int32_t n_ids = max_id + 1;
+    for (int32_t i = 0; i < t->n_added; i++) {
+        n_ids = t->added[i].id >= n_ids ? t->added[i].id + 1 : n_ids;
+        total += t->added[i].len;
+    }
+    if (n_ids > TOK_MAX_ID) return arwkv_set_error("%s: added_tokens: too many ids", name);
+    t->n_ids = n_ids;
+    size_t n = (size_t)n_ids;
+    uint32_t *ko = realloc(t->key_off, n * sizeof *ko);
+    if (ko) t->key_off = ko;
+    uint32_t *kl = ko ? realloc(t->key_len, n * sizeof *kl) : NULL;
+    if (kl) t->key_len = kl;
+    t->byte_off = malloc(n * sizeof *t->byte_off);
+    t->byte_len = malloc(n * sizeof *t->byte_len);
+    t->is_special = calloc(n + 1, 1);
     t->bytes = malloc(total + 1);
-    if (!t->bytes) return arwkv_set_error("out of memory");
+    if (!ko || !kl || !t->byte_off || !t->byte_len || !t->is_special || !t->bytes)
+        return arwkv_set_error("out of memory");
+    for (size_t i = nv; i < n; i++) t->key_len[i] = UINT32_MAX;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
+        t->byte_len[i] = UINT32_MAX;
         if (t->key_len[i] == UINT32_MAX) continue;
         t->byte_off[i] = (uint32_t)k;
         t->byte_len[i] = (uint32_t)token_bytes(t->keys + t->key_off[i], t->key_len[i], t->bytes + k);

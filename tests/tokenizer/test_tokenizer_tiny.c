@@ -139,6 +139,24 @@ static void test_gpt2_style(void) {
     tokenizer_free(t);
 }
 
+// Hugging Face numbers added tokens itself (from the count of vocab entries), fuses runs of
+// unknown bytes into one unk, and with ignore_merges takes a whole piece found in the vocab.
+static void test_hf_rules(void) {
+    tokenizer *t = load_dir("tiny_unk");   // 'q' and 'Q' removed: 273 vocab entries, <unk> = 501
+    if (t) {
+        CHECK(tokenizer_token_id(t, "<|endoftext|>", 13) == 273, "added ids follow the vocab count");
+        ENC_IS(t, "aqQqb", 1, 'a', 501, 'b');
+        ENC_IS(t, "qhello", 1, 501, HELLO);
+        tokenizer_free(t);
+    }
+    t = load_dir("tiny_ignore_merges");    // "xyz": 500, which no merge builds
+    if (t) {
+        ENC_IS(t, "xyz xyzxyz", 1, 500, ' ', 'x', 'y', 'z', 'x', 'y', 'z');
+        CHECK(tokenizer_token_id(t, "<|endoftext|>", 13) == 275, "added ids follow the vocab count");
+        tokenizer_free(t);
+    }
+}
+
 static void test_offsets(void) {
     tokenizer *t = load_dir("tiny_pairs");
     if (!t) return;
@@ -369,6 +387,7 @@ int main(void) {
     test_golden();
     test_hand_bpe();
     test_gpt2_style();
+    test_hf_rules();
     test_offsets();
     test_stream();
     test_invalid_utf8();
