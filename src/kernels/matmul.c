@@ -7,6 +7,9 @@
 #include "kernels/matmul_internal.h"
 
 #define GEMV_MAX_T 4   // up to this many rows the weights are streamed once for all of them
+#ifndef GEMV_PF_ROW_BYTES
+#define GEMV_PF_ROW_BYTES 2048   // rows up to this long get software prefetch
+#endif
 
 // ---- GEMV: out (T, OC) = x (T, C) @ w^T + bias for T <= GEMV_MAX_T ---------------------------
 
@@ -22,7 +25,7 @@ static inline __attribute__((always_inline)) mm_vf load_w(const void *w, arwkv_d
 // accumulators (>= 8 independent FMA chains) live in registers
 static inline __attribute__((always_inline)) void gemv_tile(float *out, const float *x, const void *w,
                                                             arwkv_dtype dt, const float *bias, int C,
-                                                            int OC, int o0, int R, int T) {
+                                                            int OC, int o0, int R, int T, bool pf) {
     float s[8][GEMV_MAX_T];
     int k = 0;
 #if defined(MM_VW)
@@ -31,7 +34,13 @@ static inline __attribute__((always_inline)) void gemv_tile(float *out, const fl
     for (int r = 0; r < R; r++)
         #pragma GCC unroll 4
         for (int t = 0; t < T; t++) acc[r][t] = mm_zero();
+    // short rows are streams the hardware prefetcher barely ramps up on, so the next tile (the
+    // next R*C weights in memory) is prefetched in step with this one; long rows need no help
+    size_t es = arwkv_dtype_size(dt), step = (size_t)R * MM_VW * es;
+    const char *next = (const char *)w + ((size_t)o0 + R) * C * es;
     for (; k + MM_VW <= C; k += MM_VW) {
+        if (pf)
+            for (size_t off = 0; off < step; off += 64) _mm_prefetch(next + (size_t)k * R * es + off, _MM_HINT_T1);
         mm_vf xv[GEMV_MAX_T];
         #pragma GCC unroll 4
         for (int t = 0; t < T; t++) xv[t] = mm_load(x + (size_t)t * C + k);
@@ -62,40 +71,42 @@ static inline __attribute__((always_inline)) void gemv_tile(float *out, const fl
 // rows per tile: enough independent accumulators to cover FMA latency, few enough for registers
 static inline __attribute__((always_inline)) int gemv_rows(int T) { return T == 1 ? 8 : T == 2 ? 4 : T == 3 ? 3 : 2; }
 
-static inline __attribute__((always_inline)) void gemv_dt(float *out, const float *x, const void *w,
-                                                          arwkv_dtype dt, const float *bias, int T, int C,
-                                                          int OC) {
-    int R = gemv_rows(T), ng = OC / R;
-    // weights of small matrices are cheaper to read on one thread than to fork for
-    #pragma omp parallel if ((size_t)OC * C > 65536)
-    {
-        #pragma omp for schedule(static) nowait
-        for (int g = 0; g < ng; g++) {
-            switch (T) {
-            case 1: gemv_tile(out, x, w, dt, bias, C, OC, g * R, gemv_rows(1), 1); break;
-            case 2: gemv_tile(out, x, w, dt, bias, C, OC, g * R, gemv_rows(2), 2); break;
-            case 3: gemv_tile(out, x, w, dt, bias, C, OC, g * R, gemv_rows(3), 3); break;
-            default: gemv_tile(out, x, w, dt, bias, C, OC, g * R, gemv_rows(4), 4); break;
-            }
-        }
-        #pragma omp for schedule(static)
-        for (int o = ng * R; o < OC; o++) {
-            switch (T) {
-            case 1: gemv_tile(out, x, w, dt, bias, C, OC, o, 1, 1); break;
-            case 2: gemv_tile(out, x, w, dt, bias, C, OC, o, 1, 2); break;
-            case 3: gemv_tile(out, x, w, dt, bias, C, OC, o, 1, 3); break;
-            default: gemv_tile(out, x, w, dt, bias, C, OC, o, 1, 4); break;
-            }
-        }
+// row tiles g0 .. g1-1 (plus single tail rows when last); specialised per (dt, T) by gemv_range
+static inline __attribute__((always_inline)) void gemv_tiles(float *out, const float *x, const void *w,
+                                                             arwkv_dtype dt, const float *bias, int T, int C,
+                                                             int OC, int g0, int g1, bool last) {
+    int R = gemv_rows(T);
+    bool pf = (size_t)C * arwkv_dtype_size(dt) <= GEMV_PF_ROW_BYTES;
+    for (int g = g0; g < g1; g++) gemv_tile(out, x, w, dt, bias, C, OC, g * R, R, T, pf && g + 1 < g1);
+    if (last)
+        for (int o = OC / R * R; o < OC; o++) gemv_tile(out, x, w, dt, bias, C, OC, o, 1, T, false);
+}
+
+#define GEMV_CASE(DT, TT) \
+    case TT: gemv_tiles(out, x, w, DT, bias, TT, C, OC, g0, g1, last); break;
+#define GEMV_DT(DT)                                                                       \
+    switch (T) { GEMV_CASE(DT, 1) GEMV_CASE(DT, 2) GEMV_CASE(DT, 3) default: GEMV_CASE(DT, 4) } \
+    break;
+
+static void gemv_range(float *out, const float *x, const void *w, arwkv_dtype dt, const float *bias, int T,
+                       int C, int OC, int g0, int g1, bool last) {
+    switch (dt) {
+    case ARWKV_BF16: GEMV_DT(ARWKV_BF16)
+    case ARWKV_F16: GEMV_DT(ARWKV_F16)
+    default: GEMV_DT(ARWKV_F32)
     }
 }
 
+// each thread streams one contiguous range of rows
 static void gemv(float *out, const float *x, const void *w, arwkv_dtype dt, const float *bias, int T, int C,
                  int OC) {
-    switch (dt) {
-    case ARWKV_BF16: gemv_dt(out, x, w, ARWKV_BF16, bias, T, C, OC); break;
-    case ARWKV_F16: gemv_dt(out, x, w, ARWKV_F16, bias, T, C, OC); break;
-    default: gemv_dt(out, x, w, ARWKV_F32, bias, T, C, OC); break;
+    int ng = OC / gemv_rows(T);
+    // weights of small matrices are cheaper to read on one thread than to fork for
+    #pragma omp parallel if ((size_t)OC * C > 65536)
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        gemv_range(out, x, w, dt, bias, T, C, OC, (int)((int64_t)ng * id / nt), (int)((int64_t)ng * (id + 1) / nt),
+                   id == nt - 1);
     }
 }
 

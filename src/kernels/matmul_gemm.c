@@ -17,9 +17,15 @@
 #define MR 4
 #define NR 8
 #endif
+#ifndef KC
 #define KC 256           // depth of one block: a B strip (KC x NR) stays in L1
+#endif
+#ifndef MC
 #define MC (MR * 24)     // rows of A per block: the packed A block (MC x KC) stays in L2
+#endif
+#ifndef NC
 #define NC 3072          // columns per block: the packed B block (KC x NC) stays in L3
+#endif
 #define PACK_SLACK 16    // floats after a packed buffer that overlapping 8-wide stores may touch
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
@@ -34,6 +40,11 @@ static void gemm_kernel(int kc, const float *restrict a, const float *restrict b
     mm_vf acc[MR][2];
     #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = mm_zero();
+    // the C tile is read (accumulate) or written after the k loop: start fetching it now
+    for (int i = 0; i < MR; i++) {
+        for (int j = 0; j < NR; j += 16) _mm_prefetch((const char *)(c + i * ldc + j), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+    }
     #pragma GCC unroll 2
     for (int k = 0; k < kc; k++) {
         mm_vf b0 = mm_load(b), b1 = mm_load(b + MM_VW);
@@ -130,16 +141,28 @@ static inline __attribute__((always_inline)) __m256 load8(const void *p, arwkv_d
 
 // Ap panel by panel: ap[ir*kc + k*MR + ii] = A(i0 + ir + ii, p0 + k), zero past row mc
 static void pack_a(float *ap, const mm_gemm *g, int i0, int mc, int p0, int kc) {
+    if (g->a_rs == 1 && mc % MR == 0) {
+        // columns of A are contiguous (A = dout^T): walk each source row once, k outermost
+        for (int k = 0; k < kc; k++) {
+            const float *src = g->a + (int64_t)(p0 + k) * g->a_cs + i0;
+            for (int ir = 0; ir < mc; ir += MR) memcpy(ap + (size_t)ir * kc + (size_t)k * MR, src + ir, MR * sizeof(float));
+        }
+        return;
+    }
     for (int ir = 0; ir < mc; ir += MR) {
         int mr = imin(MR, mc - ir);
         float *dst = ap + (size_t)ir * kc;
         int k = 0;
-        if (g->a_cs == 1) {
-            const float *src = g->a + (int64_t)(i0 + ir) * g->a_rs + p0;
+        const float *src = g->a + (int64_t)(i0 + ir) * g->a_rs + (int64_t)p0 * g->a_cs;
 #if defined(__AVX2__)
+        if (g->a_cs == 1) {
             // 8 k at a time through a transpose; chunks of 8 rows are stored 8 wide, highest chunk
-            // first, so a short chunk's spill into the next k's slots is overwritten afterwards
-            for (; k + 8 <= kc; k += 8)
+            // first, so a short chunk's spill into the next k's slots is overwritten afterwards.
+            // The next panel's rows are prefetched: short strided rows defeat the hardware prefetcher.
+            int ahead = imin(MR, g->M - (i0 + ir + MR));
+            for (; k + 8 <= kc; k += 8) {
+                if (!(k & 15))
+                    for (int q = 0; q < ahead; q++) _mm_prefetch((const char *)(src + (MR + q) * g->a_rs + k), _MM_HINT_T0);
                 for (int r0 = (MR - 1) / 8 * 8; r0 >= 0; r0 -= 8) {
                     __m256 r[8];
                     for (int q = 0; q < 8; q++)
@@ -147,35 +170,39 @@ static void pack_a(float *ap, const mm_gemm *g, int i0, int mc, int p0, int kc) 
                     transpose8(r);
                     for (int q = 0; q < 8; q++) _mm256_storeu_ps(dst + (size_t)(k + q) * MR + r0, r[q]);
                 }
-#endif
-            for (; k < kc; k++)
-                for (int ii = 0; ii < MR; ii++) dst[(size_t)k * MR + ii] = ii < mr ? src[ii * g->a_rs + k] : 0.0f;
-        } else {
-            const float *src = g->a + (int64_t)(i0 + ir) * g->a_rs + (int64_t)p0 * g->a_cs;
-            for (; k < kc; k++)
-                for (int ii = 0; ii < MR; ii++)
-                    dst[(size_t)k * MR + ii] = ii < mr ? src[ii * g->a_rs + k * g->a_cs] : 0.0f;
+            }
         }
+#endif
+        for (; k < kc; k++)
+            for (int ii = 0; ii < MR; ii++) dst[(size_t)k * MR + ii] = ii < mr ? src[ii * g->a_rs + k * g->a_cs] : 0.0f;
     }
 }
 
 // Bp strip by strip: bp[jr*kc + k*NR + jj] = B(p0 + k, j0 + jr + jj) as fp32, zero past column nc
 static inline __attribute__((always_inline)) void pack_b_dt(float *bp, const mm_gemm *g, arwkv_dtype dt,
                                                            int j0, int nc, int p0, int kc) {
+    if (g->b_cs == 1 && dt == ARWKV_F32 && nc % NR == 0) {
+        // rows of B are contiguous (backward: w or inp): walk each source row once, k outermost
+        for (int k = 0; k < kc; k++) {
+            const float *src = (const float *)g->b + (int64_t)(p0 + k) * g->b_rs + j0;
+            for (int jr = 0; jr < nc; jr += NR) memcpy(bp + (size_t)jr * kc + (size_t)k * NR, src + jr, NR * sizeof(float));
+        }
+        return;
+    }
     for (int jr = 0; jr < nc; jr += NR) {
         int nr = imin(NR, nc - jr);
         float *dst = bp + (size_t)jr * kc;
         int64_t base = (int64_t)p0 * g->b_rs + (int64_t)(j0 + jr) * g->b_cs;
-        if (g->b_cs == 1 && dt == ARWKV_F32 && nr == NR) {
-            const float *src = (const float *)g->b + base;
-            for (int k = 0; k < kc; k++) memcpy(dst + (size_t)k * NR, src + k * g->b_rs, NR * sizeof(float));
-            continue;
-        }
         int k = 0;
 #if defined(__AVX2__)
         if (g->b_rs == 1) {
-            // columns of B are contiguous (B = W^T): 8 columns x 8 k per transpose
-            for (; k + 8 <= kc; k += 8)
+            // columns of B are contiguous (B = W^T): 8 columns x 8 k per transpose, next strip prefetched
+            int ahead = imin(NR, g->N - (j0 + jr + NR));
+            size_t es = arwkv_dtype_size(dt);
+            for (; k + 8 <= kc; k += 8) {
+                if (!((k * es) & 63))
+                    for (int q = 0; q < ahead; q++)
+                        _mm_prefetch((const char *)g->b + es * (size_t)(base + (NR + q) * g->b_cs + k), _MM_HINT_T0);
                 for (int c0 = 0; c0 < NR; c0 += 8) {
                     __m256 r[8];
                     for (int q = 0; q < 8; q++)
@@ -184,6 +211,7 @@ static inline __attribute__((always_inline)) void pack_b_dt(float *bp, const mm_
                     transpose8(r);
                     for (int q = 0; q < 8; q++) _mm256_storeu_ps(dst + (size_t)(k + q) * NR + c0, r[q]);
                 }
+            }
         }
 #endif
         for (; k < kc; k++)
