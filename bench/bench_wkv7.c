@@ -54,7 +54,7 @@ static void report(const char *what, double sec, int T, int H, int N, double fma
 }
 
 int main(void) {
-    const int N = 64, reps = 7;
+    const int N = 64, reps = 15;
     printf("wkv7 bench, N %d, %d OpenMP threads, best of %d\n", N, omp_get_max_threads(), reps);
     {
         const int T = 512, H = 14, K = 16;

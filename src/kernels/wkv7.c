@@ -57,7 +57,9 @@ static inline vf vf_add(vf a, vf b) { return a + b; }
 static inline vf vf_mul(vf a, vf b) { return a * b; }
 static inline vf vf_fma(vf a, vf b, vf c) { return a * b + c; }
 static inline float vf_sum(vf x) { return x; }
-static inline void vf_sum4(float *out, vf a, vf b, vf c, vf d) { out[0] = a, out[1] = b, out[2] = c, out[3] = d; }
+static inline void vf_sum4(float *out, vf a, vf b, vf c, vf d) {
+    out[0] = a, out[1] = b, out[2] = c, out[3] = d;
+}
 #endif
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -265,8 +267,9 @@ static ALWAYS_INLINE void back_cols(float *G, wkv7_grads g, const float *S, cons
     }
 }
 
-static ALWAYS_INLINE void back_token_n(float *G, wkv7_grads g, float *dsa, const float *S, const float *sa,
-                                       const float *dy, wkv7_tok x, const float *dyn, const float *rn, int N) {
+static ALWAYS_INLINE void back_token_n(float *G, wkv7_grads g, float *dsa, const float *S,
+                                       const float *sa, const float *dy, wkv7_tok x, const float *dyn,
+                                       const float *rn, int N) {
     int i = 0;
     for (; i + RB <= N; i += RB) back_rows(dsa, g.dv, G, x, i, RB, N);
     for (; i < N; i++) back_rows(dsa, g.dv, G, x, i, 1, N);
@@ -322,11 +325,14 @@ void wkv7_backward(float *dr, float *dwd, float *dk, float *dv, float *dalpha, f
             // G starts as dL/dS_T + dy_{T-1} r_{T-1}^T; each token adds the next one's term
             const float *dyl = dout + (size_t)(T - 1) * HN + (size_t)h * N, *rl = r + (dyl - dout);
             for (int i = 0; i < N; i++)
-                for (int j = 0; j < N; j++)
-                    G[(size_t)i * N + j] = (dstate ? dstate[h * NN + (size_t)i * N + j] : 0.0f) + dyl[i] * rl[j];
+                for (int j = 0; j < N; j++) {
+                    size_t ij = (size_t)i * N + j;
+                    G[ij] = (dstate ? dstate[h * NN + ij] : 0.0f) + dyl[i] * rl[j];
+                }
             for (int c = nchunks - 1; c >= 0; c--) {
                 const int t0 = c * K, len = T - t0 < K ? T - t0 : K;
-                recompute_chunk(ws, sab, ckpt + ((size_t)c * H + h) * NN, r, wd, k, v, alpha, beta, t0, len, h, H, N);
+                recompute_chunk(ws, sab, ckpt + ((size_t)c * H + h) * NN, r, wd, k, v, alpha, beta,
+                                t0, len, h, H, N);
                 for (int m = len - 1; m >= 0; m--) {
                     size_t o = (size_t)(t0 + m) * HN + (size_t)h * N;
                     wkv7_grads gr = { dr + o, dwd + o, dk + o, dv + o, dalpha + o, dbeta + o };

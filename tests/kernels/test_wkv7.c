@@ -42,13 +42,14 @@ static void problem_init(problem *p, int T, int H, int N, unsigned long long see
     fill_uniform(p->s0, st_size(p), 0.5f, &seed);
     for (size_t i = 0; i < n; i++)
         p->in[1][i] = expf(-expf(-0.5f) / (1.0f + expf(-p->in[1][i])));
-    for (size_t th = 0; th < n; th += N) {
-        float *kk = p->in[4] + th;
+    for (size_t th = 0; th < n; th += N) {   // in[4] holds the raw kk of each head until here
+        float *al = p->in[4] + th;
         double nrm = 0;
-        for (int j = 0; j < N; j++) nrm += (double)kk[j] * kk[j];
+        for (int j = 0; j < N; j++) nrm += (double)al[j] * al[j];
         for (int j = 0; j < N; j++) {
-            kk[j] = (float)(-kk[j] / sqrt(nrm));
-            p->in[5][th + j] = -kk[j] * (a[th + j] + 0.5f);
+            float kk = (float)(al[j] / sqrt(nrm));
+            al[j] = -kk;
+            p->in[5][th + j] = kk * (a[th + j] + 0.5f);
         }
     }
     free(a);
@@ -61,6 +62,7 @@ static void problem_free(problem *p) {
     free(p->s0), free(p->ds0);
 }
 
+// N <= 64 in these references (fixed scratch)
 // states: (T + 1, H, N, N), states[t] = S before token t, states[T] = final; out: (T, H, N)
 static void ref_forward(const problem *p, double *out, double *states) {
     const int T = p->T, H = p->H, N = p->N;
