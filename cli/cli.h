@@ -43,6 +43,10 @@ int cmd_generate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_distill(int argc, char **argv);
+int cmd_sft(int argc, char **argv);
+int cmd_dpo(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_prepare_data(int argc, char **argv);
 

@@ -16,6 +16,10 @@ static const command k_commands[] = {
     {"generate", cmd_generate, "generate text from a prompt"},
     {"prepare-data", cmd_prepare_data, "tokenize text / JSONL files into a token file for training"},
     {"train", cmd_train, "next-token training of a teacher or student"},
+    {"distill", cmd_distill, "stage 1 (attention alignment) or stage 2 (KL distillation) of a student"},
+    {"sft", cmd_sft, "supervised fine-tuning on chat data (loss on assistant tokens)"},
+    {"dpo", cmd_dpo, "direct preference optimisation against a frozen reference"},
+    {"eval", cmd_eval, "benchmarks side by side: multiple choice, generation, perplexity, recall"},
     {"bench", cmd_bench, "decode and prefill throughput against the memory-bandwidth bound"},
 };
 
