@@ -8,7 +8,10 @@ int arena_init(arena *a, const char *name, size_t size) {
     a->name = name;
     a->size = arena_align(size ? size : 64);
     a->used = 0;
-    a->base = aligned_alloc(64, a->size);
+    a->dirty = 0;
+    // calloc: large blocks come as untouched zero pages, so a KV cache reserved for a long context
+    // costs nothing until it is written
+    a->base = calloc(1, a->size + 64);
     if (!a->base) return arwkv_set_error("arena %s: cannot allocate %zu bytes", name, a->size);
     return 0;
 }
@@ -19,9 +22,11 @@ void *arena_alloc(arena *a, size_t bytes) {
         arwkv_set_error("arena %s: out of planned memory (%zu + %zu > %zu bytes)", a->name, a->used, n, a->size);
         return NULL;
     }
-    void *p = a->base + a->used;
+    uint8_t *p = (uint8_t *)align_up((size_t)a->base, 64) + a->used;
+    // only memory handed out before (and since reset) can hold old values
+    if (a->used < a->dirty) memset(p, 0, (a->dirty < a->used + n ? a->dirty : a->used + n) - a->used);
     a->used += n;
-    memset(p, 0, n);
+    if (a->used > a->dirty) a->dirty = a->used;
     return p;
 }
 

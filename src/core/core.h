@@ -39,6 +39,7 @@ typedef struct {
     const char *name;
     uint8_t *base;
     size_t size, used;
+    size_t dirty;   // high-water mark: bytes above it are still zero from the allocation
 } arena;
 int arena_init(arena *a, const char *name, size_t size);
 void *arena_alloc(arena *a, size_t bytes);   // 64-byte aligned, zeroed; NULL + error if full
