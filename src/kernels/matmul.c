@@ -1,12 +1,16 @@
-// Matrix products: the decode GEMV (T <= 4, weight-streaming at the memory-bandwidth bound),
-// the prefill/training GEMM (matmul_gemm.c), the backward pass and the read-bandwidth probe.
+// Matrix products: the decode GEMV (T <= GEMV_MAX_T: weights streamed once, unpacked, at the
+// memory-bandwidth bound), the prefill/training GEMM (matmul_gemm.c), the backward pass and the
+// read-bandwidth probe.
 #include <omp.h>
 #include <stdlib.h>
 
 #include "kernels/kernels.h"
 #include "kernels/matmul_internal.h"
 
-#define GEMV_MAX_T 4   // up to this many rows the weights are streamed once for all of them
+#define GEMV_TILE_T 4   // inputs per register tile of the GEMV
+#ifndef GEMV_MAX_T
+#define GEMV_MAX_T 8    // above this many inputs packing W for the GEMM pays off (measured crossover ~12)
+#endif
 #ifndef GEMV_PF_ROW_BYTES
 #define GEMV_PF_ROW_BYTES 2048   // rows up to this long get software prefetch
 #endif
@@ -26,22 +30,22 @@ static inline __attribute__((always_inline)) mm_vf load_w(const void *w, arwkv_d
 static inline __attribute__((always_inline)) void gemv_tile(float *out, const float *x, const void *w,
                                                             arwkv_dtype dt, const float *bias, int C,
                                                             int OC, int o0, int R, int T, bool pf) {
-    float s[8][GEMV_MAX_T];
+    float s[8][GEMV_TILE_T];
     int k = 0;
 #if defined(MM_VW)
-    mm_vf acc[8][GEMV_MAX_T];
+    mm_vf acc[8][GEMV_TILE_T];
     #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
         #pragma GCC unroll 4
         for (int t = 0; t < T; t++) acc[r][t] = mm_zero();
     // short rows are streams the hardware prefetcher barely ramps up on, so the next tile (the
     // next R*C weights in memory) is prefetched in step with this one; long rows need no help
-    size_t es = arwkv_dtype_size(dt), step = (size_t)R * MM_VW * es;
+    size_t es = dt == ARWKV_F32 ? 4 : 2, step = (size_t)R * MM_VW * es;
     const char *next = (const char *)w + ((size_t)o0 + R) * C * es;
     for (; k + MM_VW <= C; k += MM_VW) {
         if (pf)
             for (size_t off = 0; off < step; off += 64) _mm_prefetch(next + (size_t)k * R * es + off, _MM_HINT_T1);
-        mm_vf xv[GEMV_MAX_T];
+        mm_vf xv[GEMV_TILE_T];
         #pragma GCC unroll 4
         for (int t = 0; t < T; t++) xv[t] = mm_load(x + (size_t)t * C + k);
         #pragma GCC unroll 8
@@ -71,21 +75,47 @@ static inline __attribute__((always_inline)) void gemv_tile(float *out, const fl
 // rows per tile: enough independent accumulators to cover FMA latency, few enough for registers
 static inline __attribute__((always_inline)) int gemv_rows(int T) { return T == 1 ? 8 : T == 2 ? 4 : T == 3 ? 3 : 2; }
 
-// row tiles g0 .. g1-1 (plus single tail rows when last); specialised per (dt, T) by gemv_range
+// rows o0 .. o0+R-1 for inputs t0 .. t0+tc-1 (tc <= GEMV_TILE_T), tc made a constant
+static inline __attribute__((always_inline)) void gemv_chunk(float *out, const float *x, const void *w,
+                                                             arwkv_dtype dt, const float *bias, int C, int OC,
+                                                             int o0, int R, int t0, int tc, bool pf) {
+    float *o = out + (size_t)t0 * OC;
+    const float *xt = x + (size_t)t0 * C;
+    switch (tc) {
+    case 1: gemv_tile(o, xt, w, dt, bias, C, OC, o0, R, 1, pf); break;
+    case 2: gemv_tile(o, xt, w, dt, bias, C, OC, o0, R, 2, pf); break;
+    case 3: gemv_tile(o, xt, w, dt, bias, C, OC, o0, R, 3, pf); break;
+    default: gemv_tile(o, xt, w, dt, bias, C, OC, o0, R, 4, pf); break;
+    }
+}
+
+// row tiles g0 .. g1-1 (plus single tail rows when last). T > GEMV_TILE_T runs in chunks of
+// inputs over the same rows, which are still in L1 for every chunk after the first.
 static inline __attribute__((always_inline)) void gemv_tiles(float *out, const float *x, const void *w,
                                                              arwkv_dtype dt, const float *bias, int T, int C,
                                                              int OC, int g0, int g1, bool last) {
-    int R = gemv_rows(T);
     bool pf = (size_t)C * arwkv_dtype_size(dt) <= GEMV_PF_ROW_BYTES;
-    for (int g = g0; g < g1; g++) gemv_tile(out, x, w, dt, bias, C, OC, g * R, R, T, pf && g + 1 < g1);
+    if (T <= GEMV_TILE_T) {
+        int R = gemv_rows(T);
+        for (int g = g0; g < g1; g++) gemv_chunk(out, x, w, dt, bias, C, OC, g * R, R, 0, T, pf && g + 1 < g1);
+        if (last)
+            for (int o = OC / R * R; o < OC; o++) gemv_chunk(out, x, w, dt, bias, C, OC, o, 1, 0, T, false);
+        return;
+    }
+    int R = gemv_rows(GEMV_TILE_T);
+    for (int g = g0; g < g1; g++)
+        for (int t0 = 0; t0 < T; t0 += GEMV_TILE_T)
+            gemv_chunk(out, x, w, dt, bias, C, OC, g * R, R, t0, T - t0, pf && t0 == 0 && g + 1 < g1);
     if (last)
-        for (int o = OC / R * R; o < OC; o++) gemv_tile(out, x, w, dt, bias, C, OC, o, 1, T, false);
+        for (int o = OC / R * R; o < OC; o++)
+            for (int t0 = 0; t0 < T; t0 += GEMV_TILE_T) gemv_chunk(out, x, w, dt, bias, C, OC, o, 1, t0, T - t0, false);
 }
 
 #define GEMV_CASE(DT, TT) \
     case TT: gemv_tiles(out, x, w, DT, bias, TT, C, OC, g0, g1, last); break;
-#define GEMV_DT(DT)                                                                       \
-    switch (T) { GEMV_CASE(DT, 1) GEMV_CASE(DT, 2) GEMV_CASE(DT, 3) default: GEMV_CASE(DT, 4) } \
+#define GEMV_DT(DT)                                                                                    \
+    switch (T) { GEMV_CASE(DT, 1) GEMV_CASE(DT, 2) GEMV_CASE(DT, 3) GEMV_CASE(DT, 4)                  \
+                 default: gemv_tiles(out, x, w, DT, bias, T, C, OC, g0, g1, last); }                 \
     break;
 
 static void gemv_range(float *out, const float *x, const void *w, arwkv_dtype dt, const float *bias, int T,
@@ -100,7 +130,7 @@ static void gemv_range(float *out, const float *x, const void *w, arwkv_dtype dt
 // each thread streams one contiguous range of rows
 static void gemv(float *out, const float *x, const void *w, arwkv_dtype dt, const float *bias, int T, int C,
                  int OC) {
-    int ng = OC / gemv_rows(T);
+    int ng = OC / gemv_rows(T < GEMV_TILE_T ? T : GEMV_TILE_T);
     // weights of small matrices are cheaper to read on one thread than to fork for
     #pragma omp parallel if ((size_t)OC * C > 65536)
     {

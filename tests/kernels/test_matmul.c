@@ -133,7 +133,7 @@ static void check_finite_diff(void) {
 }
 
 int main(void) {
-    static const int Ts[] = {1, 2, 3, 4, 5, 7, 64, 129};
+    static const int Ts[] = {1, 2, 3, 4, 5, 7, 8, 9, 64, 129};
     static const int shapes[][2] = {{1, 1}, {7, 5}, {17, 33}, {64, 48}, {100, 37}, {45, 130}, {600, 20}};
     static const arwkv_dtype dts[] = {ARWKV_F32, ARWKV_BF16, ARWKV_F16};
     for (size_t d = 0; d < 3; d++)
