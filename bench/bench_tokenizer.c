@@ -2,8 +2,11 @@
 // single-thread encode throughput on mixed English + code text (target >= 10 MB/s).
 //   bench_tokenizer [TOKENIZER_DIR] [MB]
 // The directory defaults to $ARWKV_QWEN_TOKENIZER or the cache of scripts/fetch_tokenizer.sh.
+// Each figure is given for wall time and for this thread's CPU time: on a shared machine the
+// second is the one that does not depend on the neighbours.
 #include <math.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/core.h"
 #include "tokenizer/tokenizer.h"
@@ -97,6 +100,12 @@ static char *make_text(size_t bytes, size_t *len) {
     return b.p;
 }
 
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static const char *default_dir(void) {
     static char buf[4096];
     const char *env = getenv("ARWKV_QWEN_TOKENIZER");
@@ -110,37 +119,40 @@ int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : default_dir();
     double mb = argc > 2 ? atof(argv[2]) : 8;
     tokenizer *t = NULL;
-    double best = 1e9;
+    double best = 1e9, best_cpu = 1e9;
     for (int r = 0; r < 3; r++) {
         if (t) tokenizer_free(t);
-        double t0 = time_now();
+        double t0 = time_now(), c0 = cpu_now();
         if (tokenizer_load(&t, dir)) {
             fprintf(stderr, "bench_tokenizer: %s (run scripts/fetch_tokenizer.sh)\n", arwkv_last_error());
             return 1;
         }
-        double dt = time_now() - t0;
+        double dt = time_now() - t0, dc = cpu_now() - c0;
         best = dt < best ? dt : best;
+        best_cpu = dc < best_cpu ? dc : best_cpu;
     }
-    printf("load tokenizer.json: %.1f ms (best of 3; target < 300 ms)  vocab %d\n", best * 1e3,
-           tokenizer_vocab_size(t));
+    printf("load tokenizer.json: %.1f ms wall, %.1f ms cpu (best of 3; target < 300 ms)  vocab %d\n",
+           best * 1e3, best_cpu * 1e3, tokenizer_vocab_size(t));
 
     size_t len;
     char *text = make_text((size_t)(mb * 1e6), &len);
     int32_t *ids = NULL;
     size_t n = 0;
-    double t0 = time_now();
+    double t0 = time_now(), c0 = cpu_now();
     if (tokenizer_encode(t, text, len, &ids, &n, 1)) {
         fprintf(stderr, "bench_tokenizer: %s\n", arwkv_last_error());
         return 1;
     }
-    double dt = time_now() - t0;
-    printf("encode, one call:      %.1f MB/s  %.2f M tokens/s  (%.1f MB -> %zu tokens, %.2f bytes/token; target >= 10 MB/s)\n",
-           len / dt / 1e6, n / dt / 1e6, len / 1e6, n, (double)len / (double)n);
+    double dt = time_now() - t0, dc = cpu_now() - c0;
+    printf("encode, one call:      %.1f MB/s wall, %.1f MB/s cpu  %.2f M tokens/s cpu  (%.1f MB -> %zu tokens, "
+           "%.2f bytes/token; target >= 10 MB/s)\n",
+           len / dt / 1e6, len / dc / 1e6, n / dc / 1e6, len / 1e6, n, (double)len / (double)n);
     free(ids);
 
     // documents of ~4 KiB, as a data loader would hand them over
     size_t total = 0;
     t0 = time_now();
+    c0 = cpu_now();
     for (size_t a = 0; a < len;) {
         size_t e = a + 4096 < len ? a + 4096 : len;
         while (e < len && (text[e] & 0xC0) == 0x80) e++;   // keep characters whole
@@ -150,7 +162,9 @@ int main(int argc, char **argv) {
         a = e;
     }
     dt = time_now() - t0;
-    printf("encode, 4 KiB docs:    %.1f MB/s  %.2f M tokens/s\n", len / dt / 1e6, total / dt / 1e6);
+    dc = cpu_now() - c0;
+    printf("encode, 4 KiB docs:    %.1f MB/s wall, %.1f MB/s cpu  %.2f M tokens/s cpu\n", len / dt / 1e6,
+           len / dc / 1e6, total / dc / 1e6);
 
     tokenizer_encode(t, text, len, &ids, &n, 1);
     char *back;

@@ -1,12 +1,12 @@
 // libFuzzer target for the tokenizer. The first byte picks what the rest is:
-//   even: a tokenizer.json (scanner, jansson parts, tables); an accepted one encodes a few texts
-//   odd:  text for a fixed small tokenizer with every added-token option: encode must accept it
-//         exactly when it is valid UTF-8, offsets must tile it, and decode + streamed decode
-//         must agree.
+//   0 mod 4: a tokenizer.json (scanner, jansson parts, tables); an accepted one encodes a few texts
+//   1 mod 4: text for a fixed small tokenizer with every added-token option: encode must accept
+//            it exactly when it is valid UTF-8, offsets must ascend, and decode and streamed
+//            decode must agree
+//   2, 3:    text split by the Qwen2 pattern's hand matcher and by PCRE2: same pieces
 #include <stdlib.h>
 
-#include "tokenizer/tokenizer.h"
-#include "core/core.h"
+#include "tokenizer/tok_internal.h"
 
 static const char k_tiny[] =
     "{\"added_tokens\": ["
@@ -84,10 +84,40 @@ static void encode_checked(const tokenizer *t, const uint8_t *s, size_t n) {
     free(en);
 }
 
+typedef struct {
+    size_t b[2 * 4096], n;
+} bounds;
+
+static int collect(void *ctx, size_t a, size_t e) {
+    bounds *b = ctx;
+    check(b->n + 2 <= sizeof b->b / sizeof b->b[0], "too many pieces");
+    b->b[b->n++] = a;
+    b->b[b->n++] = e;
+    return 0;
+}
+
+static void split_checked(const tokenizer *t, const uint8_t *s, size_t n) {
+    if (!valid_utf8(s, n) || n > 4096) return;
+    static bounds x, y;
+    tok_step slow = t->steps[0];
+    check(slow.fast == 1, "the Qwen2 pattern is matched by hand");
+    slow.fast = 0;
+    tok_work *w = tok_work_get(t);
+    x.n = y.n = 0;
+    check(!tok_split(t, w, &t->steps[0], SPLIT_ISOLATED, s, n, collect, &x), "hand split");
+    check(!tok_split(t, w, &slow, SPLIT_ISOLATED, s, n, collect, &y), "PCRE2 split");
+    check(x.n == y.n && !memcmp(x.b, y.b, x.n * sizeof x.b[0]), "hand split == PCRE2 split");
+    tok_work_put(t, w);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static tokenizer *tiny;
     if (!tiny) check(!tokenizer_load_json(&tiny, k_tiny, sizeof k_tiny - 1, NULL, 0, "tiny"), "tiny loads");
     if (size == 0) return 0;
+    if (data[0] & 2) {
+        split_checked(tiny, data + 1, size - 1);
+        return 0;
+    }
     if (data[0] & 1) {
         encode_checked(tiny, data + 1, size - 1);
         return 0;

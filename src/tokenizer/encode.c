@@ -321,15 +321,16 @@ int tok_encode_impl(const tokenizer *t, const char *text, size_t len, int allow_
 
 static int encode_out(const tokenizer *t, const char *text, size_t len, int allow_special,
                       tok_out *o) {
-    if (tok_encode_impl(t, text, len, allow_special, o) == 0) {
-        if (o->n == 0) {   // callers may free() the arrays: hand out real allocations
-            if (!o->ids) o->ids = malloc(sizeof *o->ids);
-            if (o->want_offsets && !o->starts) o->starts = malloc(sizeof *o->starts);
-            if (o->want_offsets && !o->ends) o->ends = malloc(sizeof *o->ends);
-        }
-        if (o->ids && (!o->want_offsets || (o->starts && o->ends))) return 0;
-        arwkv_set_error("tokenizer: out of memory");
+    // sized for about 4 bytes per token up front: most texts need no regrowth
+    size_t cap = len / 4 + 16;
+    o->ids = malloc(cap * sizeof *o->ids);
+    if (o->want_offsets) {
+        o->starts = malloc(cap * sizeof *o->starts);
+        o->ends = malloc(cap * sizeof *o->ends);
     }
+    if (o->ids && (!o->want_offsets || (o->starts && o->ends))) o->cap = cap;
+    else arwkv_set_error("tokenizer: out of memory");
+    if (o->cap && tok_encode_impl(t, text, len, allow_special, o) == 0) return 0;
     free(o->ids);
     free(o->starts);
     free(o->ends);

@@ -14,6 +14,14 @@
 static const char gpt2_pattern[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
+// Split patterns that pretok.c also matches by hand (on ASCII text)
+static const char qwen2_pattern[] =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char llama3_pattern[] =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
 static const char *jstr(json_t *o, const char *key) {
     json_t *v = json_object_get(o, key);
     return json_is_string(v) ? json_string_value(v) : NULL;
@@ -127,6 +135,8 @@ static int add_step_split(tokenizer *t, json_t *pt) {
     tok_step *st = &t->steps[t->n_steps];
     st->kind = STEP_SPLIT;
     st->behavior = b;
+    if (re && !strcmp(json_string_value(re), qwen2_pattern)) st->fast = 1;
+    if (re && !strcmp(json_string_value(re), llama3_pattern)) st->fast = 3;
     if (regex_compile(name, "pre_tokenizer Split", json_string_value(s), json_string_length(s),
                       !re, &st->re, &st->jit))
         return -1;

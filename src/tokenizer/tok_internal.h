@@ -79,6 +79,7 @@ typedef struct {
     int behavior;              // STEP_SPLIT
     pcre2_code *re;            // STEP_SPLIT, or STEP_BYTELEVEL with use_regex
     bool jit;                  // re was JIT-compiled: use the faster pcre2_jit_match
+    int fast;                  // the Qwen2 (1) or Llama-3 (3) pattern: ASCII matched by hand
     bool add_prefix_space;     // STEP_BYTELEVEL
 } tok_step;
 #define TOK_MAX_STEPS 8
@@ -193,6 +194,10 @@ void tok_work_free(tok_work *w);
 // (clamped at base), virt being 1 when p[0] is a space that is not in the text.
 int tok_bpe_piece(const tokenizer *t, tok_work *w, const uint8_t *p, size_t n, uint32_t base,
                   int virt, tok_out *out);
+// Runs one Split step over p[0..n), calling fn for each piece [a, b) in order.
+typedef int (*tok_piece_fn)(void *ctx, size_t a, size_t b);
+int tok_split(const tokenizer *t, tok_work *w, const tok_step *st, int behavior, const uint8_t *p,
+              size_t n, tok_piece_fn fn, void *ctx);
 // Pre-tokenizes one normalized text span and runs BPE on the pieces.
 int tok_pretok_run(const tokenizer *t, tok_work *w, int step, const uint8_t *p, size_t n,
                    uint32_t base, int virt, tok_out *out);
