@@ -131,7 +131,8 @@ int tokenizer_chat_encode(const tokenizer *t, const tokenizer_message *msgs, siz
     *mask = NULL;
     *n = 0;
     int rc = render(t, msgs, n_msgs, add_generation_prompt, &b);
-    if (!rc) rc = tokenizer_encode_offsets(t, b.s, b.n, ids, &starts, &ends, n, 1);
+    if (!rc && tokenizer_encode_offsets(t, b.s, b.n, ids, &starts, &ends, n, 1))
+        rc = arwkv_wrap_error("chat: rendered text");
     if (!rc && !(*mask = calloc(*n + 1, 1))) rc = arwkv_set_error("chat: out of memory");
     // spans and tokens both ascend: one merge-like pass marks every token overlapping a span
     for (size_t i = 0, k = 0; !rc && i < *n; i++) {
