@@ -177,7 +177,20 @@ static int score_one(model_backend *mb, const eval_ll_request *r, int has_next, 
     for (size_t c0 = 0; c0 + 1 < ncont; c0 += EVAL_MODEL_BLOCK) {
         size_t nrow = ncont - 1 - c0 < EVAL_MODEL_BLOCK ? ncont - 1 - c0 : EVAL_MODEL_BLOCK;
         if (arwkv_forward(m, mb->s, r->cont + c0, (int32_t)nrow, mb->rows, 1)) return -1;
-        for (size_t j = 0; j < nrow; j++) score_row(mb->rows + j * V, mb->V, r->cont[c0 + j + 1], &ll, &greedy);
+        // rows on all threads (a row of a large vocabulary costs as much as its lm_head product);
+        // summed in order afterwards, so the result does not depend on the thread count
+        double lls[EVAL_MODEL_BLOCK];
+        int32_t grs[EVAL_MODEL_BLOCK];
+        #pragma omp parallel for schedule(static) if (nrow > 1 && V >= 4096)
+        for (size_t j = 0; j < nrow; j++) {
+            lls[j] = 0.0;
+            grs[j] = 1;
+            score_row(mb->rows + j * V, mb->V, r->cont[c0 + j + 1], &lls[j], &grs[j]);
+        }
+        for (size_t j = 0; j < nrow; j++) {
+            ll += lls[j];
+            greedy &= grs[j];
+        }
         mb->stats.tokens_fed += (int64_t)nrow;
     }
     out->ll = ll;

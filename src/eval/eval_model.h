@@ -27,7 +27,7 @@ typedef struct {
     int64_t generated;         // tokens produced by generate
 } eval_model_stats;
 
-// Log-likelihood requests are run in a canonical pieces: context tokens in blocks aligned to
+// Log-likelihood requests are run in canonical pieces: context tokens in blocks aligned to
 // absolute multiples of EVAL_MODEL_BLOCK, the context's last partial block, then the continuation
 // from the end of the context. The state after a block (or after a whole context) is kept when
 // the next request, in the backend's order (contexts sorted), starts with the same tokens, and

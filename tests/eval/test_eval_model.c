@@ -6,6 +6,7 @@
 //   generation against a greedy loop written here; chat prompts and the retrieval runners through
 //   a fake backend; kv_recall_make against strings produced by CPython's random.Random.
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,7 +256,8 @@ static void check_generate(const char *dir, tokenizer *tok) {
 
 typedef struct {
     char ctx0[1024], cont0[64];   // first request's text
-    int calls;
+    char gen0[2048];              // first generation prompt
+    int calls, gen_calls;
     int wrong;                    // generate answers off by one
 } fake;
 
@@ -289,6 +291,7 @@ static int fake_generate(void *ctx, const int32_t *ids, size_t n, int32_t max_to
     char *s = malloc(n + 1);
     for (size_t i = 0; i < n; i++) s[i] = (char)ids[i];
     s[n] = 0;
+    if (f->gen_calls++ == 0) snprintf(f->gen0, sizeof f->gen0, "%s", s);
     long v = -1;
     char *q = strstr(s, "Question: ");
     if (q) {
@@ -329,6 +332,22 @@ static void check_chat(void) {
     CHECK(!strcmp(f.ctx0, want), "chat context:\n%s", f.ctx0);
     CHECK(!strcmp(f.cont0, "\nA"), "chat continuation '%s'", f.cont0);
     CHECK(res[0].n_lls == 4, "%d lls", res[0].n_lls);
+    eval_doc_results_free(res, 1);
+    eval_docs_free(&docs);
+
+    // generation: no description, so the template's default system message; the response is cut
+    // at the task's stop strings (the fake answers " <n>.\nMore" and GSM8K stops at nothing here)
+    t = eval_task_find("gsm8k");
+    memset(&docs, 0, sizeof docs);
+    CHECK(!eval_docs_read(&docs, t, "tests/data/eval/gsm8k.jsonl"), "%s", arwkv_last_error());
+    o.num_fewshot = 0;
+    CHECK(!eval_run_chat(&b, tok, t, docs.docs, docs.n, NULL, 0, &o, res), "%s", arwkv_last_error());
+    const char *gwant = "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+                        "<|im_start|>user\nQuestion: Tara has 3 boxes with 4 pencils in each box. How many pencils does she "
+                        "have?\nAnswer:<|im_end|>\n<|im_start|>assistant\n";
+    CHECK(!strcmp(f.gen0, gwant), "chat generation prompt:\n%s", f.gen0);
+    CHECK(res[0].response && res[0].flexible && !strcmp(res[0].flexible, "-1.") && res[0].em_flexible == 0.0,
+          "gsm8k response '%s' flexible '%s'", res[0].response ? res[0].response : "", res[0].flexible ? res[0].flexible : "");
     eval_doc_results_free(res, 1);
     eval_docs_free(&docs);
 
@@ -392,6 +411,8 @@ static void check_kv_recall(void) {
 }
 
 int main(void) {
+    // the models are tiny: on a shared machine, threads would only wait on each other
+    omp_set_num_threads(1);
     check_model(GOLDEN "qwen2_gqa2_tied_f32");
     check_model(GOLDEN "arwkv_gate_f32");
     tokenizer *tok = tiny_tokenizer();
