@@ -364,8 +364,10 @@ static int build_vocab(tokenizer *t, tok_raw *raw) {
     return 0;
 }
 
-static int merge_add(tokenizer *t, const tok_raw *raw, size_t r, uint64_t hash_a,
-                     uint64_t hash_b, char **cat, size_t *cat_cap) {
+// Resolves merge r to (left id, right id) -> merged id, and the slot its pair hashes to.
+static int merge_resolve(tokenizer *t, const tok_raw *raw, size_t r, uint64_t hash_a,
+                         uint64_t hash_b, char **cat, size_t *cat_cap, struct tok_merge *out,
+                         uint32_t *slot) {
     const struct tok_raw_merge *m = &raw->merges[r];
     const char *a = t->keys + m->a_off, *b = t->keys + m->b_off;
     int32_t ia = tok_strmap_get_hashed(&t->vocab, t->keys, t->key_off, t->key_len, a, m->a_len, hash_a);
@@ -393,11 +395,14 @@ static int merge_add(tokenizer *t, const tok_raw *raw, size_t r, uint64_t hash_a
                                bad_a ? a : bad_b ? b : *cat);
     }
     uint64_t key = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib;
-    uint32_t h = (uint32_t)tok_hash(&key, 8) & t->merge_mask;
-    while (t->merges[h].key != UINT64_MAX && t->merges[h].key != key) h = (h + 1) & t->merge_mask;
-    // a repeated pair keeps its last rank, as Hugging Face's map does
-    t->merges[h] = (struct tok_merge){ key, (uint32_t)r, ic };
+    *out = (struct tok_merge){ key, (uint32_t)r, ic };
+    *slot = (uint32_t)tok_hash(&key, 8) & t->merge_mask;
     return 0;
+}
+
+static void merge_insert(tokenizer *t, const struct tok_merge *m, uint32_t h) {
+    while (t->merges[h].key != UINT64_MAX && t->merges[h].key != m->key) h = (h + 1) & t->merge_mask;
+    t->merges[h] = *m;   // a repeated pair keeps its last rank, as Hugging Face's map does
 }
 
 static int build_merges(tokenizer *t, tok_raw *raw) {
@@ -408,21 +413,29 @@ static int build_merges(tokenizer *t, tok_raw *raw) {
     if (!t->merges) return arwkv_set_error("out of memory");
     for (uint32_t i = 0; i < cap; i++) t->merges[i].key = UINT64_MAX;
     t->merge_mask = cap - 1;
-    // the halves' lookups are random accesses into a table larger than the caches: hash a few
-    // merges ahead and prefetch their slots
-    enum { AHEAD = 16 };
-    uint64_t ha[AHEAD], hb[AHEAD];
+    // The vocab lookups and the table inserts are random accesses into tables larger than the
+    // caches. A three-stage pipeline hides them: hash merge r and prefetch its vocab slots;
+    // resolve merge r - A and prefetch its table slot; insert merge r - 2A (in rank order).
+    enum { A = 16 };
+    uint64_t ha[A], hb[A];
+    struct tok_merge res[A];
+    uint32_t slot[A];
     char *cat = NULL;
-    size_t cat_cap = 0;
+    size_t cat_cap = 0, n = raw->n_merges;
     int rc = 0;
-    for (size_t r = 0; !rc && r < raw->n_merges + AHEAD; r++) {
-        if (r >= AHEAD) rc = merge_add(t, raw, r - AHEAD, ha[r % AHEAD], hb[r % AHEAD], &cat, &cat_cap);
-        if (!rc && r < raw->n_merges) {
+    for (size_t r = 0; !rc && r < n + 2 * A; r++) {
+        if (r >= 2 * A && r - 2 * A < n) merge_insert(t, &res[(r - 2 * A) % A], slot[(r - 2 * A) % A]);
+        if (r >= A && r - A < n) {
+            size_t q = r - A;
+            rc = merge_resolve(t, raw, q, ha[q % A], hb[q % A], &cat, &cat_cap, &res[q % A], &slot[q % A]);
+            if (!rc) __builtin_prefetch(&t->merges[slot[q % A]], 1);
+        }
+        if (!rc && r < n) {
             const struct tok_raw_merge *m = &raw->merges[r];
-            ha[r % AHEAD] = tok_hash(t->keys + m->a_off, m->a_len);
-            hb[r % AHEAD] = tok_hash(t->keys + m->b_off, m->b_len);
-            tok_strmap_prefetch(&t->vocab, ha[r % AHEAD]);
-            tok_strmap_prefetch(&t->vocab, hb[r % AHEAD]);
+            ha[r % A] = tok_hash(t->keys + m->a_off, m->a_len);
+            hb[r % A] = tok_hash(t->keys + m->b_off, m->b_len);
+            tok_strmap_prefetch(&t->vocab, ha[r % A]);
+            tok_strmap_prefetch(&t->vocab, hb[r % A]);
         }
     }
     free(cat);
