@@ -308,17 +308,26 @@ static int build_vocab(tokenizer *t, tok_raw *raw) {
     raw->blob = NULL;
     if (tok_strmap_init(&t->vocab, raw->n_vocab)) return -1;
     size_t total = 0;
-    for (size_t i = 0; i < raw->n_vocab; i++) {
-        struct tok_raw_entry *e = &raw->vocab[i];
-        if (t->key_len[e->id] != UINT32_MAX)
-            return arwkv_set_error("%s: model.vocab: id %d is used twice", name, e->id);
-        t->key_off[e->id] = e->off;
-        t->key_len[e->id] = e->len;
-        if (tok_strmap_get(&t->vocab, t->keys, t->key_off, t->key_len, t->keys + e->off, e->len) >= 0)
-            return arwkv_set_error("%s: model.vocab: duplicate entry '%.*s'", name, (int)e->len,
-                                   t->keys + e->off);
-        if (tok_strmap_put(&t->vocab, t->keys, t->key_off, t->key_len, e->id)) return -1;
-        total += e->len;
+    enum { A = 16 };   // hash ahead and prefetch the slot: the table is larger than the caches
+    uint64_t hs[A];
+    for (size_t i = 0; i < raw->n_vocab + A; i++) {
+        if (i >= A) {
+            struct tok_raw_entry *e = &raw->vocab[i - A];
+            if (t->key_len[e->id] != UINT32_MAX)
+                return arwkv_set_error("%s: model.vocab: id %d is used twice", name, e->id);
+            t->key_off[e->id] = e->off;
+            t->key_len[e->id] = e->len;
+            int32_t r = tok_strmap_add(&t->vocab, t->keys, t->key_off, t->key_len, e->id, hs[(i - A) % A]);
+            if (r == -2) return arwkv_set_error("out of memory");
+            if (r >= 0)
+                return arwkv_set_error("%s: model.vocab: duplicate entry '%.*s'", name, (int)e->len,
+                                       t->keys + e->off);
+            total += e->len;
+        }
+        if (i < raw->n_vocab) {
+            hs[i % A] = tok_hash(t->keys + raw->vocab[i].off, raw->vocab[i].len);
+            tok_strmap_prefetch(&t->vocab, hs[i % A]);
+        }
     }
     assign_added_ids(t, raw->n_vocab);
     int32_t n_ids = max_id + 1;

@@ -130,8 +130,10 @@ int tok_out_push(tok_out *o, int32_t id, uint32_t start, uint32_t end);
 
 // ---- loading (load.c, json_scan.c) -------------------------------------------------------------
 int tok_strmap_init(tok_strmap *m, size_t n);   // room for n keys without growing
-int tok_strmap_put(tok_strmap *m, const char *keys, const uint32_t *off, const uint32_t *len,
-                   int32_t id);
+// Adds id under its key (hash = tok_hash of it): -1 when added, the id already there when the
+// key is taken, -2 when out of memory.
+int32_t tok_strmap_add(tok_strmap *m, const char *keys, const uint32_t *off, const uint32_t *len,
+                       int32_t id, uint64_t hash);
 int32_t tok_strmap_get(const tok_strmap *m, const char *keys, const uint32_t *off,
                        const uint32_t *len, const char *s, size_t n);
 // the same with hash = tok_hash(s, n) computed ahead, after tok_strmap_prefetch(m, hash)

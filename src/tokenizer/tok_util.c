@@ -168,16 +168,21 @@ static int strmap_alloc(tok_strmap *m, size_t n) {
 
 int tok_strmap_init(tok_strmap *m, size_t n) { return strmap_alloc(m, n); }
 
-int tok_strmap_put(tok_strmap *m, const char *keys, const uint32_t *off, const uint32_t *len,
-                   int32_t id) {
+int32_t tok_strmap_add(tok_strmap *m, const char *keys, const uint32_t *off, const uint32_t *len,
+                       int32_t id, uint64_t hash) {
     if (!m->slots || (m->count + 1) * 2 > m->mask + 1)
-        if (strmap_alloc(m, (size_t)m->count + 1)) return -1;
-    uint64_t hv = tok_hash(keys + off[id], len[id]) >> 32;
+        if (strmap_alloc(m, (size_t)m->count + 1)) return -2;
+    uint64_t hv = hash >> 32;
+    const char *s = keys + off[id];
     uint32_t h = (uint32_t)hv & m->mask;
-    while (m->slots[h]) h = (h + 1) & m->mask;
+    for (uint64_t v; (v = m->slots[h]); h = (h + 1) & m->mask) {
+        uint32_t other = (uint32_t)v - 1;
+        if (v >> 32 == hv && len[other] == len[id] && !memcmp(keys + off[other], s, len[id]))
+            return (int32_t)other;
+    }
     m->slots[h] = hv << 32 | ((uint32_t)id + 1);
     m->count++;
-    return 0;
+    return -1;
 }
 
 int32_t tok_strmap_get(const tok_strmap *m, const char *keys, const uint32_t *off,
