@@ -4,7 +4,6 @@
 #include "cli.h"
 #include "tokenizer/tokenizer.h"
 
-
 int cmd_tokenize(int argc, char **argv) {
     const char *model = NULL, *file = NULL;
     int no_special = 0;
