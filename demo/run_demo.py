@@ -27,6 +27,8 @@ QUICK = {k: (2, 64, 2, v[3]) for k, v in FULL.items()}
 HELD_CHARS = 60000          # held-out text scored after each stage
 RECALL_PAIRS = "2,4,8"      # pairs in the recall prompts
 RECALL_TRIALS = 30
+if "--quick" in sys.argv:
+    HELD_CHARS, RECALL_TRIALS = 4000, 4
 
 
 def run(args, capture=True):

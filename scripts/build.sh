@@ -3,7 +3,7 @@
 # Extra arguments go to cmake's configure step, e.g. -DARWKV_SANITIZE=ON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(build-essential cmake pkg-config libjansson-dev libpcre2-dev libutf8proc-dev nodejs npm)
+pkgs=(build-essential cmake pkg-config libjansson-dev libpcre2-dev libutf8proc-dev nodejs npm python3 perl-doc)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
