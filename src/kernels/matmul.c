@@ -11,6 +11,9 @@
 #ifndef GEMV_MAX_T
 #define GEMV_MAX_T 8    // above this many inputs packing W for the GEMM pays off (measured crossover ~12)
 #endif
+#ifndef GEMV_CHUNKS
+#define GEMV_CHUNKS 4   // row ranges per thread
+#endif
 #ifndef GEMV_PF_ROW_BYTES
 #define GEMV_PF_ROW_BYTES 2048   // rows up to this long get software prefetch
 #endif
@@ -127,16 +130,20 @@ static void gemv_range(float *out, const float *x, const void *w, arwkv_dtype dt
     }
 }
 
-// each thread streams one contiguous range of rows
+// threads take contiguous ranges of row tiles dynamically, a few per thread, so that a thread the
+// OS delays on a shared machine does not hold back the rest
 static void gemv(float *out, const float *x, const void *w, arwkv_dtype dt, const float *bias, int T, int C,
                  int OC) {
     int ng = OC / gemv_rows(T < GEMV_TILE_T ? T : GEMV_TILE_T);
     // weights of small matrices are cheaper to read on one thread than to fork for
     #pragma omp parallel if ((size_t)OC * C > 65536)
     {
-        int nt = omp_get_num_threads(), id = omp_get_thread_num();
-        gemv_range(out, x, w, dt, bias, T, C, OC, (int)((int64_t)ng * id / nt), (int)((int64_t)ng * (id + 1) / nt),
-                   id == nt - 1);
+        int nc = omp_get_num_threads() * GEMV_CHUNKS;
+        if (nc > ng) nc = ng > 0 ? ng : 1;
+        #pragma omp for schedule(dynamic, 1)
+        for (int c = 0; c < nc; c++)
+            gemv_range(out, x, w, dt, bias, T, C, OC, (int)((int64_t)ng * c / nc), (int)((int64_t)ng * (c + 1) / nc),
+                       c == nc - 1);
     }
 }
 

@@ -26,6 +26,9 @@
 #ifndef NC
 #define NC 3072          // columns per block: the packed B block (KC x NC) stays in L3
 #endif
+#ifndef TASKS
+#define TASKS 2          // rectangles of C per thread along each split dimension
+#endif
 #define PACK_SLACK 16    // floats after a packed buffer that overlapping 8-wide stores may touch
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
@@ -141,11 +144,16 @@ static inline __attribute__((always_inline)) __m256 load8(const void *p, arwkv_d
 
 // Ap panel by panel: ap[ir*kc + k*MR + ii] = A(i0 + ir + ii, p0 + k), zero past row mc
 static void pack_a(float *ap, const mm_gemm *g, int i0, int mc, int p0, int kc) {
-    if (g->a_rs == 1 && mc % MR == 0) {
+    if (g->a_rs == 1) {
         // columns of A are contiguous (A = dout^T): walk each source row once, k outermost
         for (int k = 0; k < kc; k++) {
             const float *src = g->a + (int64_t)(p0 + k) * g->a_cs + i0;
-            for (int ir = 0; ir < mc; ir += MR) memcpy(ap + (size_t)ir * kc + (size_t)k * MR, src + ir, MR * sizeof(float));
+            for (int ir = 0; ir < mc; ir += MR) {
+                float *dst = ap + (size_t)ir * kc + (size_t)k * MR;
+                int mr = imin(MR, mc - ir);
+                memcpy(dst, src + ir, mr * sizeof(float));
+                for (int ii = mr; ii < MR; ii++) dst[ii] = 0.0f;
+            }
         }
         return;
     }
@@ -181,11 +189,16 @@ static void pack_a(float *ap, const mm_gemm *g, int i0, int mc, int p0, int kc) 
 // Bp strip by strip: bp[jr*kc + k*NR + jj] = B(p0 + k, j0 + jr + jj) as fp32, zero past column nc
 static inline __attribute__((always_inline)) void pack_b_dt(float *bp, const mm_gemm *g, arwkv_dtype dt,
                                                            int j0, int nc, int p0, int kc) {
-    if (g->b_cs == 1 && dt == ARWKV_F32 && nc % NR == 0) {
+    if (g->b_cs == 1 && dt == ARWKV_F32) {
         // rows of B are contiguous (backward: w or inp): walk each source row once, k outermost
         for (int k = 0; k < kc; k++) {
             const float *src = (const float *)g->b + (int64_t)(p0 + k) * g->b_rs + j0;
-            for (int jr = 0; jr < nc; jr += NR) memcpy(bp + (size_t)jr * kc + (size_t)k * NR, src + jr, NR * sizeof(float));
+            for (int jr = 0; jr < nc; jr += NR) {
+                float *dst = bp + (size_t)jr * kc + (size_t)k * NR;
+                int nr = imin(NR, nc - jr);
+                memcpy(dst, src + jr, nr * sizeof(float));
+                for (int jj = nr; jj < NR; jj++) dst[jj] = 0.0f;
+            }
         }
         return;
     }
@@ -305,22 +318,28 @@ int mm_gemm_run(const mm_gemm *g) {
     int failed = 0;
     #pragma omp parallel num_threads(nth) reduction(| : failed)
     {
-        int nt = omp_get_num_threads(), tid = omp_get_thread_num(), pm, pn;
+        // TASKS rectangles per thread, taken dynamically, so that a thread the OS delays does not
+        // hold back the whole product on a shared machine
+        int nt = omp_get_num_threads(), pm, pn;
         gemm_split(nt, M, N, &pm, &pn);
-        int tm = tid / pn, tn = tid % pn, mu = ceil_div(M, MR), nu = ceil_div(N, NR);
-        int m0 = imin(M, mu * tm / pm * MR), m1 = imin(M, mu * (tm + 1) / pm * MR);
-        int n0 = imin(N, nu * tn / pn * NR), n1 = imin(N, nu * (tn + 1) / pn * NR);
-        if (m0 < m1 && n0 < n1) {
-            int kc = gemm_kc(K);
-            size_t na = (size_t)imin(MC, ceil_div(m1 - m0, MR) * MR) * kc + PACK_SLACK;
-            size_t nb = (size_t)imin(NC, ceil_div(n1 - n0, NR) * NR) * kc + PACK_SLACK;
-            float *ap = aligned_alloc(64, align_up(na * sizeof(float), 64));
-            float *bp = aligned_alloc(64, align_up(nb * sizeof(float), 64));
+        if (pm > 1) pm *= TASKS;
+        if (pn > 1) pn *= TASKS;
+        int mu = ceil_div(M, MR), nu = ceil_div(N, NR), kc = gemm_kc(K);
+        size_t na = (size_t)imin(MC, ceil_div(mu, pm) * MR) * kc + PACK_SLACK;
+        size_t nb = (size_t)imin(NC, ceil_div(nu, pn) * NR) * kc + PACK_SLACK;
+        float *ap = aligned_alloc(64, align_up(na * sizeof(float), 64));
+        float *bp = aligned_alloc(64, align_up(nb * sizeof(float), 64));
+        #pragma omp for schedule(dynamic, 1)
+        for (int task = 0; task < pm * pn; task++) {
+            int tm = task / pn, tn = task % pn;
+            int m0 = imin(M, mu * tm / pm * MR), m1 = imin(M, mu * (tm + 1) / pm * MR);
+            int n0 = imin(N, nu * tn / pn * NR), n1 = imin(N, nu * (tn + 1) / pn * NR);
+            if (m0 >= m1 || n0 >= n1) continue;
             if (ap && bp) gemm_rect(g, m0, m1, n0, n1, ap, bp);
             else gemm_rect_plain(g, m0, m1, n0, n1), failed = 1;
-            free(ap);
-            free(bp);
         }
+        free(ap);
+        free(bp);
     }
     return failed ? -1 : 0;
 }
