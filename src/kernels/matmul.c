@@ -8,15 +8,9 @@
 #include "kernels/matmul_internal.h"
 
 #define GEMV_TILE_T 4   // inputs per register tile of the GEMV
-#ifndef GEMV_MAX_T
 #define GEMV_MAX_T 8    // above this many inputs packing W for the GEMM pays off (measured crossover ~12)
-#endif
-#ifndef GEMV_CHUNKS
 #define GEMV_CHUNKS 4   // row ranges per thread
-#endif
-#ifndef GEMV_PF_ROW_BYTES
 #define GEMV_PF_ROW_BYTES 2048   // rows up to this long get software prefetch
-#endif
 
 // ---- GEMV: out (T, OC) = x (T, C) @ w^T + bias for T <= GEMV_MAX_T ---------------------------
 

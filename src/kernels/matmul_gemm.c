@@ -1,7 +1,7 @@
 // Blocked, register-tiled fp32 GEMM (BLIS-style loop nest): B is packed into KC x NR strips
 // (converted to fp32 once per block, so bf16/f16 conversion is amortised over all rows of A),
 // A into MR x KC panels, and an MR x NR micro-kernel of FMAs runs over the packed data.
-// Threads split C into rectangles chosen to minimise compute imbalance plus packing volume.
+// Threads take rectangles of C (a grid chosen to minimise compute imbalance plus packing volume).
 #include <omp.h>
 #include <stdlib.h>
 
@@ -17,18 +17,10 @@
 #define MR 4
 #define NR 8
 #endif
-#ifndef KC
 #define KC 256           // depth of one block: a B strip (KC x NR) stays in L1
-#endif
-#ifndef MC
 #define MC (MR * 24)     // rows of A per block: the packed A block (MC x KC) stays in L2
-#endif
-#ifndef NC
 #define NC 3072          // columns per block: the packed B block (KC x NC) stays in L3
-#endif
-#ifndef TASKS
 #define TASKS 2          // rectangles of C per thread along each split dimension
-#endif
 #define PACK_SLACK 16    // floats after a packed buffer that overlapping 8-wide stores may touch
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
