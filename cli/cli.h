@@ -36,6 +36,7 @@ int cli_tokenize_file(const char *model_dir, const char *path, int32_t **ids, si
 // converts the weights and rounds the matrix-product inputs to that type.
 int cli_load_model(const char *dir, const char *dtype, arwkv_model **m);
 
+int cmd_convert(int argc, char **argv);
 int cmd_make_model(int argc, char **argv);
 int cmd_init_student(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);

@@ -36,14 +36,7 @@ int cmd_init_student(int argc, char **argv) {
     arwkv_model_free(t);
     if (rc) return cli_fail();
     // the tokenizer travels with the model so that every command can load the student directory
-    static const char *extra[] = {"tokenizer.json", "tokenizer_config.json", "generation_config.json"};
-    for (int i = 0; i < 3; i++) {
-        char *from = path_join(teacher, extra[i]), *to = path_join(out, extra[i]);
-        int r = file_exists(from) ? file_copy_atomic(from, to) : 0;
-        free(from);
-        free(to);
-        if (r) return cli_fail();
-    }
+    if (arwkv_model_copy_tokenizer(teacher, out)) return cli_fail();
     fprintf(stderr, "arwkv: wrote student (%s init%s) to %s\n", init, gate ? ", gate" : "", out);
     return 0;
 }

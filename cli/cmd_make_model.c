@@ -1,23 +1,14 @@
 // arwkv make-model: a random model in the real Hugging Face layout, for tests and benchmarks.
 #include "cli.h"
 
+// src is a model/tokenizer directory, or a tokenizer.json file (copied alone)
 static int copy_tokenizer(const char *src, const char *dir) {
-    static const char *files[] = {"tokenizer.json", "tokenizer_config.json"};
-    // src is a tokenizer.json file or a directory holding the tokenizer files
-    int is_file = strlen(src) > 5 && !strcmp(src + strlen(src) - 5, ".json");
-    for (int i = 0; i < 2; i++) {
-        char *from = is_file ? (i == 0 ? strdup(src) : NULL) : path_join(src, files[i]);
-        if (!from || (i == 1 && !file_exists(from))) {
-            free(from);
-            continue;
-        }
-        char *to = path_join(dir, files[i]);
-        int rc = file_copy_atomic(from, to);
-        free(from);
-        free(to);
-        if (rc) return -1;
-    }
-    return 0;
+    size_t n = strlen(src);
+    if (n < 5 || strcmp(src + n - 5, ".json")) return arwkv_model_copy_tokenizer(src, dir);
+    char *to = path_join(dir, "tokenizer.json");
+    int rc = file_copy_atomic(src, to);
+    free(to);
+    return rc;
 }
 
 int cmd_make_model(int argc, char **argv) {

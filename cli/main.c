@@ -9,6 +9,7 @@ typedef struct {
 
 static const command k_commands[] = {
     {"make-model", cmd_make_model, "write a random model in the Hugging Face layout"},
+    {"convert", cmd_convert, "rewrite a model directory with its matrices in another dtype"},
     {"init-student", cmd_init_student, "build an ARWKV student from a Qwen2 teacher"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"detokenize", cmd_detokenize, "turn token ids back into bytes"},

@@ -84,6 +84,10 @@ void arwkv_model_cost(const arwkv_model *m, double *bytes_per_token, double *mac
 // Sustained read bandwidth of this machine with all threads, bytes/s (the decode bound's baseline).
 double arwkv_read_bandwidth(size_t buffer_bytes);
 
+// Copies the tokenizer files of a model directory (tokenizer.json, tokenizer_config.json,
+// generation_config.json, ... those present) into another, each atomically.
+int  arwkv_model_copy_tokenizer(const char *from_dir, const char *to_dir);
+
 // max_ctx bounds the teacher's KV cache; the student's state does not depend on it.
 int  arwkv_state_init(arwkv_state **out, const arwkv_model *m, int32_t max_ctx);
 void arwkv_state_reset(arwkv_state *s);

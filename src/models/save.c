@@ -56,3 +56,16 @@ int arwkv_model_save(const arwkv_model *m, const char *dir, int32_t dt) {
     free(path);
     return rc;
 }
+
+int arwkv_model_copy_tokenizer(const char *from_dir, const char *to_dir) {
+    static const char *files[] = {"tokenizer.json", "tokenizer_config.json", "generation_config.json",
+                                  "special_tokens_map.json", "vocab.json", "merges.txt"};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof files / sizeof files[0] && rc == 0; i++) {
+        char *from = path_join(from_dir, files[i]), *to = path_join(to_dir, files[i]);
+        if (file_exists(from)) rc = file_copy_atomic(from, to);
+        free(from);
+        free(to);
+    }
+    return rc;
+}

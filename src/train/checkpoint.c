@@ -45,14 +45,7 @@ int checkpoint_save(const char *out_dir, const char *model_dir, const train_mode
     char *old = path_join(out_dir, "checkpoint.old");
     int rc = rm_tree(tmp);
     if (!rc) rc = arwkv_model_save(tm->m, tmp, ARWKV_F32);
-    const char *tok_files[] = {"tokenizer.json", "tokenizer_config.json", "generation_config.json",
-                               "special_tokens_map.json", "vocab.json", "merges.txt"};
-    for (size_t i = 0; i < sizeof tok_files / sizeof tok_files[0] && !rc; i++) {
-        char *src = path_join(model_dir, tok_files[i]), *to = path_join(tmp, tok_files[i]);
-        if (file_exists(src)) rc = file_copy_atomic(src, to);
-        free(src);
-        free(to);
-    }
+    if (!rc) rc = arwkv_model_copy_tokenizer(model_dir, tmp);
     if (!rc) {
         st_builder b;
         int64_t n = (int64_t)tm->n_params;
