@@ -9,6 +9,7 @@
 
 #include "train/checkpoint.h"
 #include "train/data.h"
+#include "train/profile.h"
 
 void trainer_opts_defaults(trainer_opts *o) {
     memset(o, 0, sizeof *o);
@@ -117,9 +118,12 @@ int trainer_run(const trainer_opts *o) {
     progress pr;
     progress_init(&pr, name, "steps", o->steps);
     int64_t bad_run = 0;
+    int64_t first_step = st.step;
     for (; st.step < o->steps; st.step++) {
         double t0 = time_now(), loss_sum = 0;
+        prof_mark pm = prof_begin();
         train_zero_grads(&tm);
+        prof_end(PROF_OPTIM, pm, 0);
         if (hk && hk->step_begin) hk->step_begin(hk->ctx);
         for (int64_t a = 0; a < o->accum; a++) {
             double loss;
@@ -131,6 +135,7 @@ int trainer_run(const trainer_opts *o) {
         }
         st.data_pos = dr.pos;
         st.tokens += (int64_t)BT * o->accum;
+        pm = prof_begin();
         double loss = loss_sum / (double)o->accum, gn = train_grad_norm(&tm);
         float lr = train_lr_at(st.step, o->warmup, o->steps, (float)o->lr, (float)o->min_lr, o->schedule_cosine);
         if (!isfinite(loss) || !isfinite(gn)) {
@@ -147,6 +152,7 @@ int trainer_run(const trainer_opts *o) {
             bad_run = 0;
             adamw_step(&opt, &tm, lr, gn);
         }
+        prof_end(PROF_OPTIM, pm, 0);
         st.adam_t = opt.t;
         double dt = time_now() - t0;
         log_step(log, st.step + 1, loss, lr, gn, st.tokens, dt > 0 ? (double)BT * o->accum / dt : 0, hk);
@@ -161,6 +167,7 @@ int trainer_run(const trainer_opts *o) {
         }
     }
     progress_end(&pr);
+    prof_print(stderr, (double)BT * o->accum * (o->steps - first_step));
     rc = export_final(o->out_dir);
     if (o->verbose && st.skipped) fprintf(stderr, "%s: %lld steps skipped\n", name, (long long)st.skipped);
 done:
