@@ -5,18 +5,7 @@
 # changed, that every output is a model directory other commands load, and the option errors.
 set -u
 bin="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect_ok() { local what="$1"; shift; if "$@" >"$tmp/out" 2>"$tmp/err"; then ok; else bad "$what: $(cat "$tmp/err")"; fi; }
-expect_err() {
-  local what="$1" needle="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q "^arwkv" "$tmp/err" && grep -q -- "$needle" "$tmp/err"; then ok
-  else bad "$what: rc=$rc stderr=$(cat "$tmp/err")"; fi
-}
+. "$(dirname "$0")/lib/common.sh"
 py=/usr/bin/python3
 tok=tests/data/tokenizer/tiny_gpt2/tokenizer.json
 
@@ -100,5 +89,4 @@ expect_err "student as teacher" "teacher must be a Qwen2" "$bin" distill --stage
 printf '{"prompt": "a", "chosen": 3, "rejected": "b"}\n' >"$tmp/badprefs.jsonl"
 expect_err "bad prefs" "badprefs.jsonl:1" "$bin" dpo -m "$tmp/s3" --data "$tmp/badprefs.jsonl" --out "$tmp/x" --steps 1
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -5,19 +5,7 @@
 # one sequence pass there, request building + rolling windows + the eval backend here).
 set -u
 bin="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect_ok() { local what="$1"; shift; if "$@" >"$tmp/out" 2>"$tmp/err"; then ok; else bad "$what: $(cat "$tmp/err")"; fi; }
-# a failing command: exit code $2, a stderr line starting "arwkv" that mentions $3
-expect_err() {
-  local what="$1" code="$2" needle="$3"; shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ $rc -eq "$code" ] && grep -q "^arwkv" "$tmp/err" && grep -q -- "$needle" "$tmp/err"; then ok
-  else bad "$what: rc=$rc stderr=$(cat "$tmp/err")"; fi
-}
+. "$(dirname "$0")/lib/common.sh"
 has() { if grep -qF -- "$2" "$tmp/out"; then ok; else bad "$1: no '$2' in: $(cat "$tmp/out")"; fi; }
 
 # one thread: the models are tiny and the test shares the machine with others
@@ -96,11 +84,10 @@ has "token perplexity" "| perplexity | none | 0 | token_perplexity |"
 has "bits per byte" "| perplexity | none | 0 | bits_per_byte |"
 
 # errors: one line naming the problem
-expect_err "unknown task" 2 "unknown task" "$bin" eval -m "$tmp/student" --task nope
-expect_err "no data" 2 "needs --data" "$bin" eval -m "$tmp/student" --task arc_easy
-expect_err "bad lengths" 1 "lengths" "$bin" eval -m "$tmp/student" --task kv --lengths 4,x
-expect_err "missing model" 1 "$tmp/missing" "$bin" eval -m "$tmp/missing" --task kv --limit 1
-expect_err "bad data" 1 "arc.jsonl" "$bin" eval -m "$tmp/student" --task mmlu --data $d/arc.jsonl
+expect_err_code "unknown task" 2 "unknown task" "$bin" eval -m "$tmp/student" --task nope
+expect_err_code "no data" 2 "needs --data" "$bin" eval -m "$tmp/student" --task arc_easy
+expect_err_code "bad lengths" 1 "lengths" "$bin" eval -m "$tmp/student" --task kv --lengths 4,x
+expect_err_code "missing model" 1 "$tmp/missing" "$bin" eval -m "$tmp/missing" --task kv --limit 1
+expect_err_code "bad data" 1 "arc.jsonl" "$bin" eval -m "$tmp/student" --task mmlu --data $d/arc.jsonl
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -4,29 +4,22 @@
 # the student (RNN state) and the teacher (KV cache); a state for another model is refused.
 set -u
 bin="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-check() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1" >&2; fi; }
-tok=$(scripts/fetch_tokenizer.sh) || { echo "0 passed, 1 failed"; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
+tok=$(scripts/fetch_tokenizer.sh) || { bad "no Qwen tokenizer (scripts/fetch_tokenizer.sh)"; finish; exit 1; }
 "$bin" make-model --arch qwen2 --hidden 128 --layers 2 --heads 2 --kv-heads 1 --ffn 128 --vocab 151936 \
   --dtype bf16 --tokenizer "$tok" --seed 5 -o "$tmp/t" 2>/dev/null
 "$bin" init-student --teacher "$tmp/t" --init attention -o "$tmp/s" 2>/dev/null
 for m in s t; do
   "$bin" generate -m "$tmp/$m" -p "Hello, world" -n 12 --temp 0 >"$tmp/one.$m" 2>"$tmp/err"
-  check "$m: generate runs" "[ -s $tmp/one.$m ]"
+  check "$m: generate runs" test -s $tmp/one.$m
   "$bin" generate -m "$tmp/$m" -p "Hello, world" -n 12 --temp 0 >"$tmp/again.$m" 2>/dev/null
-  check "$m: greedy is deterministic" "cmp -s $tmp/one.$m $tmp/again.$m"
+  check "$m: greedy is deterministic" cmp -s $tmp/one.$m $tmp/again.$m
   "$bin" generate -m "$tmp/$m" -p "Hello, world" -n 0 --state-out "$tmp/state.$m" >/dev/null 2>&1
-  check "$m: state file written" "[ -s $tmp/state.$m ]"
+  check "$m: state file written" test -s $tmp/state.$m
   "$bin" generate -m "$tmp/$m" --state-in "$tmp/state.$m" -n 12 --temp 0 >"$tmp/two.$m" 2>"$tmp/err"
-  check "$m: split run equals one run" "cmp -s $tmp/one.$m $tmp/two.$m"
-  "$bin" generate -m "$tmp/$m" -p "Hello" -n 4 --temp 0.8 --top-p 0.9 --top-k 40 --seed 3 >/dev/null 2>&1
-  check "$m: sampling runs" "[ \$? -eq 0 ]"
+  check "$m: split run equals one run" cmp -s $tmp/one.$m $tmp/two.$m
+  expect_ok "$m: sampling runs" "$bin" generate -m "$tmp/$m" -p "Hello" -n 4 --temp 0.8 --top-p 0.9 --top-k 40 --seed 3
 done
-"$bin" generate -m "$tmp/t" --state-in "$tmp/state.s" -n 4 >/dev/null 2>"$tmp/err"
-check "state of another model refused" "grep -q 'another shape' $tmp/err"
-"$bin" generate -m "$tmp/s" -p "x" --top-p 2 >/dev/null 2>"$tmp/err"
-check "bad --top-p refused" "[ \$(wc -l <$tmp/err) -eq 1 ]"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+expect_err "state of another model refused" "another shape" "$bin" generate -m "$tmp/t" --state-in "$tmp/state.s" -n 4
+expect_err "bad --top-p refused" "top-p" "$bin" generate -m "$tmp/s" -p "x" --top-p 2
+finish

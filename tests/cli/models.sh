@@ -3,19 +3,7 @@
 # computed independently (the PyTorch golden logits), init-student, and one-line errors for bad input.
 set -u
 bin="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect_ok() { local what="$1"; shift; if "$@" >"$tmp/out" 2>"$tmp/err"; then ok; else bad "$what: $(cat "$tmp/err")"; fi; }
-# a failing command: non-zero exit, exactly one stderr line starting "arwkv", mentioning $2
-expect_err() {
-  local what="$1" needle="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && head -1 "$tmp/err" | grep -q "^arwkv" && grep -q -- "$needle" "$tmp/err"; then ok
-  else bad "$what: rc=$rc stderr=$(cat "$tmp/err")"; fi
-}
+. "$(dirname "$0")/lib/common.sh"
 
 # perplexity of the golden ids equals exp(mean CE) of the reference logits, computed here in python
 g=tests/data/golden/qwen2_gqa2_tied_f32
@@ -76,5 +64,4 @@ cp -r "$tmp/t" "$tmp/sw"; sed -i 's/"use_sliding_window": false/"use_sliding_win
 expect_err "sliding window" "use_sliding_window" "$bin" perplexity -m "$tmp/sw" --ids "$tmp/ids"
 expect_err "unknown command" "unknown command" "$bin" frobnicate
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

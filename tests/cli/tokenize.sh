@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Command-line test of `arwkv tokenize` / `arwkv detokenize` on the real Qwen tokenizer:
-#   bash tests/tokenizer/cli_tokenize.sh path/to/arwkv
-# (meant for tests/cli/ once the main dispatcher wires both commands).
+#   bash tests/cli/tokenize.sh path/to/arwkv
 set -uo pipefail
 bin="$1"
 dir="${ARWKV_QWEN_TOKENIZER:-${ARWKV_CACHE:-$HOME/.cache/arwkv}/qwen-tokenizer}"
@@ -10,15 +9,7 @@ if [ ! -f "$dir/tokenizer.json" ]; then
     exit 1
 fi
 data=tests/data/tokenizer
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-check() {   # check NAME CONDITION...
-    local name="$1"
-    shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name" >&2; fi
-}
+. "$(dirname "$0")/lib/common.sh"
 
 # ids equal the golden ids (Hugging Face's) and come back to the same bytes
 for f in english code_c code_python cjk emoji; do
@@ -60,5 +51,4 @@ check "unknown id message" grep -q "^arwkv: .*99999999 is not a token" "$tmp/err
 echo "12 abc" | "$bin" detokenize -m "$dir" > /dev/null 2> "$tmp/err"
 check "non-numeric id fails" test $? -ne 0
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

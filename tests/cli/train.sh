@@ -4,18 +4,7 @@
 # (4 steps in one run == 2 steps + --resume + 2 steps, byte for byte).
 set -u
 bin="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect_ok() { local what="$1"; shift; if "$@" >"$tmp/out" 2>"$tmp/err"; then ok; else bad "$what: $(cat "$tmp/err")"; fi; }
-expect_err() {
-  local what="$1" needle="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q "^arwkv" "$tmp/err" && grep -q -- "$needle" "$tmp/err"; then ok
-  else bad "$what: rc=$rc stderr=$(cat "$tmp/err")"; fi
-}
+. "$(dirname "$0")/lib/common.sh"
 py=/usr/bin/python3
 
 # ---- prepare-data: text and JSONL "text" documents, eos separators, header fields
@@ -85,5 +74,4 @@ PY
 # ---- a learning rate that blows the weights up: non-finite steps are skipped, then training stops
 expect_err "non-finite" "non-finite" "$bin" train "${common[@]}" --out "$tmp/nan" --steps 50 --lr 1e30 --warmup 0 --max-bad-steps 2
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
