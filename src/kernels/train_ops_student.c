@@ -1,4 +1,5 @@
 // Forward and backward of the RWKV-7 time-mix pieces around the WKV scan (model.md §2).
+#include "kernels/matmul_internal.h"
 #include "kernels/train_ops.h"
 #include "kernels/train_ops_vec.h"
 
@@ -9,8 +10,6 @@
 // that each thread owns its outputs, and the sums do not depend on the thread count.
 #define CB 64
 #define PAR_MIN 32768
-// rows of P updated together in xp_backward, so each dout row is read once per block
-#define XP_ROWS 8
 
 static inline int min_int(int a, int b) { return a < b ? a : b; }
 
@@ -76,46 +75,31 @@ void token_shift_backward(float *dxn, float *dshift, float *dmix, const float *d
 }
 
 // ---- LoRA products x @ P --------------------------------------------------------------------
+// All three products go through the blocked GEMM: P (C, R) is read with strides in place, so no
+// transposed copy is needed, and the dinp/dP products accumulate directly.
 void xp_forward(float *out, const float *inp, const float *P, int T, int C, int R) {
-    #pragma omp parallel for if ((size_t)T * C * R > PAR_MIN)
-    for (int t = 0; t < T; t++) {
-        float *o = out + (size_t)t * R;
-        const float *x = inp + (size_t)t * C;
-        for (int r = 0; r < R; r++) o[r] = 0.0f;
-        for (int i = 0; i < C; i++) {
-            const float *p = P + (size_t)i * R;
-            float a = x[i];
-            for (int r = 0; r < R; r++) o[r] += a * p[r];
-        }
-    }
+    mm_gemm g = {
+        .M = T, .N = R, .K = C, .a = inp, .a_rs = C, .a_cs = 1, .b = P, .bt = ARWKV_F32, .b_rs = R, .b_cs = 1,
+        .c = out, .ldc = R, .accumulate = false,
+    };
+    mm_gemm_run(&g);
 }
 
 void xp_backward(float *dinp, float *dP, const float *dout, const float *inp, const float *P,
                  int T, int C, int R) {
-    if (dinp) {
-        #pragma omp parallel for if ((size_t)T * C * R > PAR_MIN)
-        for (int t = 0; t < T; t++) {
-            const float *dy = dout + (size_t)t * R;
-            float *dx = dinp + (size_t)t * C;
-            for (int i = 0; i < C; i++) {
-                const float *p = P + (size_t)i * R;
-                dx[i] += vec_dot(dy, p, R);
-            }
-        }
+    if (dinp) {   // dinp (T, C) += dout (T, R) @ P^T
+        mm_gemm g = {
+            .M = T, .N = C, .K = R, .a = dout, .a_rs = R, .a_cs = 1, .b = P, .bt = ARWKV_F32, .b_rs = 1,
+            .b_cs = R, .c = dinp, .ldc = C, .accumulate = true,
+        };
+        mm_gemm_run(&g);
     }
-    if (dP) {
-        #pragma omp parallel for if ((size_t)T * C * R > PAR_MIN)
-        for (int i0 = 0; i0 < C; i0 += XP_ROWS) {
-            int n = min_int(XP_ROWS, C - i0);
-            for (int t = 0; t < T; t++) {
-                const float *dy = dout + (size_t)t * R, *x = inp + (size_t)t * C + i0;
-                for (int ii = 0; ii < n; ii++) {
-                    float *dp = dP + (size_t)(i0 + ii) * R;
-                    float a = x[ii];
-                    for (int r = 0; r < R; r++) dp[r] += a * dy[r];
-                }
-            }
-        }
+    if (dP) {     // dP (C, R) += inp^T @ dout
+        mm_gemm g = {
+            .M = C, .N = R, .K = T, .a = inp, .a_rs = 1, .a_cs = C, .b = dout, .bt = ARWKV_F32, .b_rs = R,
+            .b_cs = 1, .c = dP, .ldc = R, .accumulate = true,
+        };
+        mm_gemm_run(&g);
     }
 }
 

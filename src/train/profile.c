@@ -58,7 +58,7 @@ static void print_row(FILE *fp, const char *name, const prof_slot *s, double tot
 static prof_slot rest_of(prof_op whole, prof_op first, prof_op last) {
     prof_slot r = slots[whole];
     r.flops = 0;
-    for (int i = first; i <= last; i++) r.wall -= slots[i].wall, r.cpu -= slots[i].cpu;
+    for (prof_op i = first; i <= last; i++) r.wall -= slots[i].wall, r.cpu -= slots[i].cpu;
     return r;
 }
 
