@@ -20,6 +20,7 @@ typedef enum {
     ARWKV_I64,
     ARWKV_I32,
     ARWKV_U8,
+    ARWKV_F64,
     ARWKV_DTYPE_COUNT
 } arwkv_dtype;
 

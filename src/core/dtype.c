@@ -6,8 +6,8 @@
 
 #include "core/core.h"
 
-static const char *k_names[ARWKV_DTYPE_COUNT] = {"F32", "F16", "BF16", "I64", "I32", "U8"};
-static const size_t k_sizes[ARWKV_DTYPE_COUNT] = {4, 2, 2, 8, 4, 1};
+static const char *k_names[ARWKV_DTYPE_COUNT] = {"F32", "F16", "BF16", "I64", "I32", "U8", "F64"};
+static const size_t k_sizes[ARWKV_DTYPE_COUNT] = {4, 2, 2, 8, 4, 1, 8};
 
 const char *arwkv_dtype_name(arwkv_dtype dt) {
     return (unsigned)dt < ARWKV_DTYPE_COUNT ? k_names[dt] : "?";
@@ -69,6 +69,7 @@ void dtype_to_f32(float *out, const void *in, arwkv_dtype dt, size_t n) {
     case ARWKV_I64: for (size_t i = 0; i < n; i++) out[i] = (float)((const int64_t *)in)[i]; break;
     case ARWKV_I32: for (size_t i = 0; i < n; i++) out[i] = (float)((const int32_t *)in)[i]; break;
     case ARWKV_U8: for (size_t i = 0; i < n; i++) out[i] = (float)((const uint8_t *)in)[i]; break;
+    case ARWKV_F64: for (size_t i = 0; i < n; i++) out[i] = (float)((const double *)in)[i]; break;
     default: break;
     }
 }
@@ -81,6 +82,7 @@ void dtype_from_f32(void *out, const float *in, arwkv_dtype dt, size_t n) {
     case ARWKV_I64: for (size_t i = 0; i < n; i++) ((int64_t *)out)[i] = (int64_t)in[i]; break;
     case ARWKV_I32: for (size_t i = 0; i < n; i++) ((int32_t *)out)[i] = (int32_t)in[i]; break;
     case ARWKV_U8: for (size_t i = 0; i < n; i++) ((uint8_t *)out)[i] = (uint8_t)in[i]; break;
+    case ARWKV_F64: for (size_t i = 0; i < n; i++) ((double *)out)[i] = (double)in[i]; break;
     default: break;
     }
 }

@@ -5,46 +5,12 @@
 #include <fnmatch.h>
 #include <math.h>
 
+#include "golden_util.h"
 #include "kernels/train_ops.h"
 #include "test_util.h"
 #include "train/distill.h"
 
 #define G "tests/data/golden/"
-
-// F64 / I32 tensors of a golden safetensors file (the library reader rejects F64 by design)
-typedef struct {
-    char *buf, *header;
-    size_t len;
-} golden;
-
-static int golden_open(golden *g, const char *path) {
-    g->buf = file_read_all(path, &g->len);
-    if (!g->buf || g->len < 8) return -1;
-    uint64_t hl;
-    memcpy(&hl, g->buf, 8);
-    g->header = malloc(hl + 1);
-    memcpy(g->header, g->buf + 8, hl);
-    g->header[hl] = 0;
-    return 0;
-}
-
-static const void *golden_find(const golden *g, const char *name, const char *dtype, size_t *n) {
-    char key[256], dt[16];
-    snprintf(key, sizeof key, "\"%s\":", name);
-    const char *p = strstr(g->header, key);
-    if (!p) return NULL;
-    const char *d = strstr(p, "\"dtype\":\""), *o = strstr(p, "\"data_offsets\":[");
-    size_t a, b, hl = strlen(g->header);
-    if (!d || !o || sscanf(d + 9, "%15[^\"]", dt) != 1 || strcmp(dt, dtype)) return NULL;
-    if (sscanf(o + 16, "%zu,%zu", &a, &b) != 2) return NULL;
-    *n = (b - a) / (dtype[1] == '6' ? 8 : 4);
-    return g->buf + 8 + hl + a;
-}
-
-static void golden_close(golden *g) {
-    free(g->buf);
-    free(g->header);
-}
 
 static double rel1(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-12); }
 

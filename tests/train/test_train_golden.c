@@ -2,45 +2,9 @@
 // of next-token cross-entropy for the student and the teacher, losses, grad norms and final weights.
 #include <math.h>
 
+#include "golden_util.h"
 #include "test_util.h"
 #include "train/train.h"
-
-// The golden files hold F64 tensors, which the library's reader rejects by design: a minimal
-// reader of one safetensors image, looking tensors up by name in its JSON header.
-typedef struct {
-    char *buf, *header;
-    size_t len;
-} golden;
-
-static int golden_open(golden *g, const char *path) {
-    g->buf = file_read_all(path, &g->len);
-    if (!g->buf || g->len < 8) return -1;
-    uint64_t hl;
-    memcpy(&hl, g->buf, 8);
-    g->header = malloc(hl + 1);
-    memcpy(g->header, g->buf + 8, hl);
-    g->header[hl] = 0;
-    return 0;
-}
-
-// data of tensor name (dtype checked), element count in *n
-static const void *golden_find(const golden *g, const char *name, const char *dtype, size_t *n) {
-    char key[256], dt[16];
-    snprintf(key, sizeof key, "\"%s\":", name);
-    const char *p = strstr(g->header, key);
-    if (!p) return NULL;
-    const char *d = strstr(p, "\"dtype\":\""), *o = strstr(p, "\"data_offsets\":[");
-    size_t a, b, hl = strlen(g->header);
-    if (!d || !o || sscanf(d + 9, "%15[^\"]", dt) != 1 || strcmp(dt, dtype)) return NULL;
-    if (sscanf(o + 16, "%zu,%zu", &a, &b) != 2) return NULL;
-    *n = (b - a) / (dtype[1] == '6' ? 8 : 4);
-    return g->buf + 8 + hl + a;
-}
-
-static void golden_close(golden *g) {
-    free(g->buf);
-    free(g->header);
-}
 
 static const float *find_param(train_model *tm, const char *name, size_t *n) {
     for (int32_t i = 0; i < tm->n_tensors; i++)
