@@ -62,16 +62,22 @@ void train_cli_free(train_cli *x) {
     free(x->freeze.items);
 }
 
-int cmd_train(int argc, char **argv) {
+int train_cli_next_token(int argc, char **argv, int32_t ctx, const char *model_help, const char *data_help) {
     trainer_opts o;
     trainer_opts_defaults(&o);
+    if (ctx > 0) o.ctx = ctx;
     train_cli x;
     cli_opt opts[TRAIN_CLI_N_OPTS + 2] = {
-        {"model", 'm', OPT_STR, &o.model_dir, "model directory to start from"},
-        {"data", 0, OPT_STR, &o.data_path, "token file written by 'arwkv prepare-data'"},
+        {"model", 'm', OPT_STR, &o.model_dir, model_help},
+        {"data", 0, OPT_STR, &o.data_path, data_help},
     };
     train_cli_opts(opts + 2, &o, &x);
-    char usage[1024];
+    char usage[1024], ctx_help[64];
+    if (ctx > 0) {   // the default shown must be the one in force
+        snprintf(ctx_help, sizeof ctx_help, "tokens per sequence (default %d)", ctx);
+        for (int i = 2; i < TRAIN_CLI_N_OPTS + 2; i++)
+            if (!strcmp(opts[i].name, "ctx")) opts[i].help = ctx_help;
+    }
     snprintf(usage, sizeof usage, "-m DIR --data FILE --out DIR %s", k_train_cli_usage);
     int rc = 2;
     if (cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], usage)) goto done;
@@ -82,4 +88,8 @@ int cmd_train(int argc, char **argv) {
 done:
     train_cli_free(&x);
     return rc;
+}
+
+int cmd_train(int argc, char **argv) {
+    return train_cli_next_token(argc, argv, 0, "model directory to start from", "token file written by 'arwkv prepare-data'");
 }

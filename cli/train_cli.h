@@ -20,5 +20,8 @@ extern const char *const k_train_cli_usage;
 // Validates the parsed values and moves them into o; prints "arwkv <cmd>: ..." and returns -1 when bad.
 int train_cli_finish(const char *cmd, trainer_opts *o, train_cli *x);
 void train_cli_free(train_cli *x);
+// A whole next-token training command (train, sft): -m, --data and the common flags. ctx > 0 sets the
+// default context length.
+int train_cli_next_token(int argc, char **argv, int32_t ctx, const char *model_help, const char *data_help);
 
 #endif
