@@ -99,6 +99,8 @@ static void student_block_backward(train_model *tm, const layer_weights *L, int 
         dow = dob;
     size_t nck = (T + tm->K - 1) / tm->K, HNN = (size_t)H * N * N;
     prof_mark pm = prof_begin();
+    // one parallel region over the sequences (the scan inside then runs on its thread alone)
+    #pragma omp parallel for schedule(static)
     for (int b = 0; b < B; b++) {
         size_t o = (size_t)b * plane;
         wkv7_backward(dr + o, dwd + o, dkf + o, dvf + o, dal + o, dbe + o, NULL, dow + o, tm->ckpt[l] + b * nck * HNN,

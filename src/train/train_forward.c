@@ -82,10 +82,13 @@ static void student_block_forward(train_model *tm, const layer_weights *L, int l
     wkv_ab_forward(tm->alpha[l], tm->beta[l], tm->kk[l], tm->a[l], TD);
     size_t nck = (T + tm->K - 1) / tm->K, HNN = (size_t)H * N * N;
     prof_mark pm = prof_begin();
+    // one parallel region over the sequences (the scan inside then runs on its thread alone)
+    #pragma omp parallel for schedule(static)
     for (int b = 0; b < B; b++) {
         size_t o = (size_t)b * plane;
-        memset(tm->state, 0, HNN * sizeof(float));
-        wkv7_forward(tm->ow[l] + o, tm->state, tm->ckpt[l] + b * nck * HNN, tm->K, tm->r[l] + o, tm->wd[l] + o,
+        float *state = tm->state + b * HNN;
+        memset(state, 0, HNN * sizeof(float));
+        wkv7_forward(tm->ow[l] + o, state, tm->ckpt[l] + b * nck * HNN, tm->K, tm->r[l] + o, tm->wd[l] + o,
                      tm->kf[l] + o, tm->vf[l] + o, tm->alpha[l] + o, tm->beta[l] + o, T, H, N);
     }
     prof_end(PROF_WKV_FWD, pm, 0);

@@ -118,7 +118,7 @@ static void layout(train_model *tm, int pass) {
     tm->dgate = take(&ly, BT * F);
     tm->dup = take(&ly, BT * F);
     tm->attn_scratch = take(&ly, student ? 1 : (size_t)tm->B * c->n_head * tm->T);
-    tm->state = take(&ly, student ? H * N * N : 1);
+    tm->state = take(&ly, student ? (size_t)tm->B * H * N * N : 1);   // one WKV state per sequence
 }
 
 int train_model_init(train_model *tm, arwkv_model *m, int32_t B, int32_t T) {
