@@ -10,7 +10,7 @@
 #define GEMV_TILE_T 4   // inputs per register tile of the GEMV
 #define GEMV_MAX_T 8    // above this many inputs packing W for the GEMM pays off (measured crossover ~12)
 #define GEMV_CHUNKS 4   // row ranges per thread
-#define GEMV_PF_ROW_BYTES 2048   // rows up to this long get software prefetch
+#define GEMV_PF_BYTES 2048   // software prefetch distance along each weight stream
 
 // ---- GEMV: out (T, OC) = x (T, C) @ w^T + bias for T <= GEMV_MAX_T ---------------------------
 
@@ -22,11 +22,11 @@ static inline __attribute__((always_inline)) mm_vf load_w(const void *w, arwkv_d
 }
 #endif
 
-// rows o0 .. o0+R-1 for all T inputs; R, T and dt are constants after inlining, so the R*T
-// accumulators (>= 8 independent FMA chains) live in registers
+// rows o0, o0+rs, .. o0+(R-1)*rs for all T inputs; R, T and dt are constants after inlining, so the
+// R*T accumulators (>= 8 independent FMA chains) live in registers
 static inline __attribute__((always_inline)) void gemv_tile(float *out, const float *x, const void *w,
-                                                            arwkv_dtype dt, const float *bias, int C,
-                                                            int OC, int o0, int R, int T, bool pf) {
+                                                            arwkv_dtype dt, const float *bias, int C, int OC,
+                                                            int o0, int rs, int R, int T) {
     float s[8][GEMV_TILE_T];
     int k = 0;
 #if defined(MM_VW)
@@ -35,19 +35,19 @@ static inline __attribute__((always_inline)) void gemv_tile(float *out, const fl
     for (int r = 0; r < R; r++)
         #pragma GCC unroll 4
         for (int t = 0; t < T; t++) acc[r][t] = mm_zero();
-    // short rows are streams the hardware prefetcher barely ramps up on, so the next tile (the
-    // next R*C weights in memory) is prefetched in step with this one; long rows need no help
-    size_t es = dt == ARWKV_F32 ? 4 : 2, step = (size_t)R * MM_VW * es;
-    const char *next = (const char *)w + ((size_t)o0 + R) * C * es;
+    // with few streams (R <= 4) the hardware prefetchers alone leave memory latency exposed
+    size_t es = dt == ARWKV_F32 ? 4 : 2;
     for (; k + MM_VW <= C; k += MM_VW) {
-        if (pf)
-            for (size_t off = 0; off < step; off += 64) _mm_prefetch(next + (size_t)k * R * es + off, _MM_HINT_T1);
+        if (R <= 4 && R > 1 && !((k * es) & 63))
+            #pragma GCC unroll 4
+            for (int r = 0; r < R; r++)
+                _mm_prefetch((const char *)w + ((size_t)(o0 + r * rs) * C + k) * es + GEMV_PF_BYTES, _MM_HINT_T0);
         mm_vf xv[GEMV_TILE_T];
         #pragma GCC unroll 4
         for (int t = 0; t < T; t++) xv[t] = mm_load(x + (size_t)t * C + k);
         #pragma GCC unroll 8
         for (int r = 0; r < R; r++) {
-            mm_vf wv = load_w(w, dt, (size_t)(o0 + r) * C + k);
+            mm_vf wv = load_w(w, dt, (size_t)(o0 + r * rs) * C + k);
             #pragma GCC unroll 4
             for (int t = 0; t < T; t++) acc[r][t] = mm_fma(wv, xv[t], acc[r][t]);
         }
@@ -59,64 +59,56 @@ static inline __attribute__((always_inline)) void gemv_tile(float *out, const fl
         for (int t = 0; t < T; t++) s[r][t] = 0.0f;
 #endif
     for (int r = 0; r < R; r++) {
-        size_t row = (size_t)(o0 + r) * C;
+        int o = o0 + r * rs;
         for (int kk = k; kk < C; kk++) {
-            float wv = mm_weight(w, dt, row + kk);
+            float wv = mm_weight(w, dt, (size_t)o * C + kk);
             for (int t = 0; t < T; t++) s[r][t] += wv * x[(size_t)t * C + kk];
         }
-        float b = bias ? bias[o0 + r] : 0.0f;
-        for (int t = 0; t < T; t++) out[(size_t)t * OC + o0 + r] = s[r][t] + b;
+        float b = bias ? bias[o] : 0.0f;
+        for (int t = 0; t < T; t++) out[(size_t)t * OC + o] = s[r][t] + b;
     }
 }
 
 // rows per tile: enough independent accumulators to cover FMA latency, few enough for registers
 static inline __attribute__((always_inline)) int gemv_rows(int T) { return T == 1 ? 8 : T == 2 ? 4 : T == 3 ? 3 : 2; }
 
-// rows o0 .. o0+R-1 for inputs t0 .. t0+tc-1 (tc <= GEMV_TILE_T), tc made a constant
+// one tile for inputs t0 .. t0+tc-1 (tc <= GEMV_TILE_T), tc made a constant
 static inline __attribute__((always_inline)) void gemv_chunk(float *out, const float *x, const void *w,
                                                              arwkv_dtype dt, const float *bias, int C, int OC,
-                                                             int o0, int R, int t0, int tc, bool pf) {
+                                                             int o0, int rs, int R, int t0, int tc) {
     float *o = out + (size_t)t0 * OC;
     const float *xt = x + (size_t)t0 * C;
     switch (tc) {
-    case 1: gemv_tile(o, xt, w, dt, bias, C, OC, o0, R, 1, pf); break;
-    case 2: gemv_tile(o, xt, w, dt, bias, C, OC, o0, R, 2, pf); break;
-    case 3: gemv_tile(o, xt, w, dt, bias, C, OC, o0, R, 3, pf); break;
-    default: gemv_tile(o, xt, w, dt, bias, C, OC, o0, R, 4, pf); break;
+    case 1: gemv_tile(o, xt, w, dt, bias, C, OC, o0, rs, R, 1); break;
+    case 2: gemv_tile(o, xt, w, dt, bias, C, OC, o0, rs, R, 2); break;
+    case 3: gemv_tile(o, xt, w, dt, bias, C, OC, o0, rs, R, 3); break;
+    default: gemv_tile(o, xt, w, dt, bias, C, OC, o0, rs, R, 4); break;
     }
 }
 
-// row tiles g0 .. g1-1 (plus single tail rows when last). T > GEMV_TILE_T runs in chunks of
-// inputs over the same rows, which are still in L1 for every chunk after the first.
-static inline __attribute__((always_inline)) void gemv_tiles(float *out, const float *x, const void *w,
-                                                             arwkv_dtype dt, const float *bias, int T, int C,
-                                                             int OC, int g0, int g1, bool last) {
-    bool pf = (size_t)C * arwkv_dtype_size(dt) <= GEMV_PF_ROW_BYTES;
-    if (T <= GEMV_TILE_T) {
-        int R = gemv_rows(T);
-        for (int g = g0; g < g1; g++) gemv_chunk(out, x, w, dt, bias, C, OC, g * R, R, 0, T, pf && g + 1 < g1);
-        if (last)
-            for (int o = OC / R * R; o < OC; o++) gemv_chunk(out, x, w, dt, bias, C, OC, o, 1, 0, T, false);
-        return;
-    }
-    int R = gemv_rows(GEMV_TILE_T);
-    for (int g = g0; g < g1; g++)
-        for (int t0 = 0; t0 < T; t0 += GEMV_TILE_T)
-            gemv_chunk(out, x, w, dt, bias, C, OC, g * R, R, t0, T - t0, pf && t0 == 0 && g + 1 < g1);
-    if (last)
-        for (int o = OC / R * R; o < OC; o++)
-            for (int t0 = 0; t0 < T; t0 += GEMV_TILE_T) gemv_chunk(out, x, w, dt, bias, C, OC, o, 1, t0, T - t0, false);
+// Rows lo .. hi-1. The range is cut into R equal runs and tile g takes row g of every run: each
+// run is then one long sequential stream (rows are contiguous in memory), which the hardware
+// prefetchers follow far better than R short rows side by side. T > GEMV_TILE_T runs in chunks
+// of inputs over the same rows, still in L1 for every chunk after the first.
+static inline __attribute__((always_inline)) void gemv_rows_range(float *out, const float *x, const void *w,
+                                                                  arwkv_dtype dt, const float *bias, int T,
+                                                                  int C, int OC, int lo, int hi) {
+    int R = gemv_rows(T < GEMV_TILE_T ? T : GEMV_TILE_T), run = (hi - lo) / R;
+    for (int g = 0; g < run; g++)
+        for (int t0 = 0; t0 < T; t0 += GEMV_TILE_T) gemv_chunk(out, x, w, dt, bias, C, OC, lo + g, run, R, t0, T - t0);
+    for (int o = lo + R * run; o < hi; o++)
+        for (int t0 = 0; t0 < T; t0 += GEMV_TILE_T) gemv_chunk(out, x, w, dt, bias, C, OC, o, 0, 1, t0, T - t0);
 }
 
 #define GEMV_CASE(DT, TT) \
-    case TT: gemv_tiles(out, x, w, DT, bias, TT, C, OC, g0, g1, last); break;
+    case TT: gemv_rows_range(out, x, w, DT, bias, TT, C, OC, lo, hi); break;
 #define GEMV_DT(DT)                                                                                    \
     switch (T) { GEMV_CASE(DT, 1) GEMV_CASE(DT, 2) GEMV_CASE(DT, 3) GEMV_CASE(DT, 4)                  \
-                 default: gemv_tiles(out, x, w, DT, bias, T, C, OC, g0, g1, last); }                 \
+                 default: gemv_rows_range(out, x, w, DT, bias, T, C, OC, lo, hi); }                  \
     break;
 
 static void gemv_range(float *out, const float *x, const void *w, arwkv_dtype dt, const float *bias, int T,
-                       int C, int OC, int g0, int g1, bool last) {
+                       int C, int OC, int lo, int hi) {
     switch (dt) {
     case ARWKV_BF16: GEMV_DT(ARWKV_BF16)
     case ARWKV_F16: GEMV_DT(ARWKV_F16)
@@ -124,20 +116,18 @@ static void gemv_range(float *out, const float *x, const void *w, arwkv_dtype dt
     }
 }
 
-// threads take contiguous ranges of row tiles dynamically, a few per thread, so that a thread the
-// OS delays on a shared machine does not hold back the rest
+// threads take contiguous ranges of rows dynamically, a few per thread, so that a thread the OS
+// delays on a shared machine does not hold back the rest
 static void gemv(float *out, const float *x, const void *w, arwkv_dtype dt, const float *bias, int T, int C,
                  int OC) {
-    int ng = OC / gemv_rows(T < GEMV_TILE_T ? T : GEMV_TILE_T);
     // weights of small matrices are cheaper to read on one thread than to fork for
     #pragma omp parallel if ((size_t)OC * C > 65536)
     {
         int nc = omp_get_num_threads() * GEMV_CHUNKS;
-        if (nc > ng) nc = ng > 0 ? ng : 1;
+        if (nc > OC) nc = OC;
         #pragma omp for schedule(dynamic, 1)
         for (int c = 0; c < nc; c++)
-            gemv_range(out, x, w, dt, bias, T, C, OC, (int)((int64_t)ng * c / nc), (int)((int64_t)ng * (c + 1) / nc),
-                       c == nc - 1);
+            gemv_range(out, x, w, dt, bias, T, C, OC, (int)((int64_t)OC * c / nc), (int)((int64_t)OC * (c + 1) / nc));
     }
 }
 
