@@ -8,8 +8,10 @@
 // Column reductions (a weight gradient summed over rows) split the columns into blocks of CB so
 // that each thread owns its outputs: no atomics, and the sums do not depend on the thread count.
 #define CB 64
-// below this many elements a parallel region costs more than it saves
-#define PAR_MIN 32768
+// An elementwise pass over a batch of activations (1M floats at most) takes well under a
+// millisecond on one core; on 2 shared cores a parallel region for it costs more than it saves
+// (a delayed worker holds the whole region back), so only vocabulary-sized rows go parallel.
+#define PAR_MIN (1 << 20)
 
 // dinp_j += r * (w_j dy_j - x_j * r^2 * sum_i(w_i dy_i x_i) / C) ; dweight_j += sum_t dy_j x_j r
 void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp,

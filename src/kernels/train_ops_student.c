@@ -9,7 +9,10 @@
 // Weight gradients are sums over rows: columns are split in blocks of CB (or one head each) so
 // that each thread owns its outputs, and the sums do not depend on the thread count.
 #define CB 64
-#define PAR_MIN 32768
+// An elementwise pass over a batch of activations (1M floats at most) takes well under a
+// millisecond on one core; on 2 shared cores a parallel region for it costs more than it saves
+// (a delayed worker holds the whole region back), so only vocabulary-sized rows go parallel.
+#define PAR_MIN (1 << 20)
 
 static inline int min_int(int a, int b) { return a < b ? a : b; }
 
