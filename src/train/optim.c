@@ -42,12 +42,14 @@ void adamw_step(adamw *o, train_model *tm, float lr, double grad_norm) {
     double clip = o->clip > 0 ? fmin(1.0, o->clip / (grad_norm + 1e-6)) : 1.0;
     double bc1 = 1.0 - pow(o->beta1, (double)o->t), bc2 = sqrt(1.0 - pow(o->beta2, (double)o->t));
     float b1 = o->beta1, b2 = o->beta2, step = (float)(lr / bc1), ibc2 = (float)(1.0 / bc2), eps = o->eps;
+    // one parallel region for the whole update; tensors are independent, so no barrier between them
+    #pragma omp parallel if (tm->n_params > 65536)
     for (int32_t i = 0; i < tm->n_tensors; i++) {
         const train_tensor *t = &tm->tensors[i];
         if (!t->trainable) continue;
         float *p = tm->params + t->off, *g = tm->grads + t->off, *m = o->m + t->off, *v = o->v + t->off;
         float keep = t->decay ? 1.0f - lr * o->weight_decay : 1.0f, c = (float)clip;
-        #pragma omp parallel for if (t->n > 65536)
+        #pragma omp for schedule(static) nowait
         for (size_t j = 0; j < t->n; j++) {
             float gj = g[j] * c;
             p[j] *= keep;
