@@ -160,5 +160,7 @@ int main(void) {
     double bw = memory_read_bandwidth((size_t)64 << 20);
     printf("read bandwidth (64 MiB): %.1f GB/s\n", bw / 1e9);
     CHECK(bw > 1e8 && bw < 1e13, "read bandwidth %.3g B/s is implausible", bw);
+    bw = memory_read_bandwidth(5000);   // smaller than one block per thread
+    CHECK(bw > 0, "read bandwidth of a tiny buffer: %.3g B/s", bw);
     return test_summary();
 }
