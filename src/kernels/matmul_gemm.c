@@ -19,7 +19,7 @@
 #endif
 #define KC 256           // depth of one block: a B strip (KC x NR) stays in L1
 #define MC (MR * 24)     // rows of A per block: the packed A block (MC x KC) stays in L2
-#define NC 3072          // columns per block: the packed B block (KC x NC) stays in L3
+#define NC 1024          // columns per block: the packed B block (KC x NC) stays in L2/L3
 #define TASKS 2          // rectangles of C per thread along each split dimension
 #define PACK_SLACK 16    // floats after a packed buffer that overlapping 8-wide stores may touch
 
