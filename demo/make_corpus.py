@@ -4,7 +4,8 @@
 Text: the Perl documentation (package perl-doc, GPL-1+ or Artistic), rendered with pod2text;
 one document in 20 is held out. Recall: synthetic key-value lines in the format of
 `arwkv eval --task kv`, which exercise what attention does well and an RNN finds hard.
-Chat: SFT conversations and DPO preference pairs on the recall task.
+Chat: SFT conversations and DPO preference pairs on the recall task. recall.txt holds more recall
+lines for the teacher's second training phase.
 
 usage: make_corpus.py OUT_DIR [--pod-dir DIR]
 """
@@ -18,10 +19,11 @@ import sys
 
 
 def kv_line(rng, n_pairs):
-    keys = set()
+    keys = []   # a list, not a set: set order follows the string hash seed of the process
     while len(keys) < n_pairs:
-        keys.add("".join(rng.choice(string.ascii_lowercase) for _ in range(4)))
-    keys = sorted(keys, key=lambda _: rng.random())
+        k = "".join(rng.choice(string.ascii_lowercase) for _ in range(4))
+        if k not in keys:
+            keys.append(k)
     vals = [rng.randrange(1000) for _ in keys]
     q = rng.randrange(n_pairs)
     prompt = "Remember: " + ", ".join(f"{k}={v}" for k, v in zip(keys, vals)) + f". Question: {keys[q]}? Answer:"
@@ -69,6 +71,9 @@ def main():
         p, a, vals = kv_line(rng, rng.randint(2, 6))
         wrong = rng.choice([v for v in vals if v != a] or [(a + 1) % 1000])
         dpo.append({"prompt": p, "chosen": f" {a}", "rejected": f" {wrong}"})
+    # recall-only text for the teacher's second training phase: attention learns to look things up
+    write_atomic(os.path.join(out, "recall.txt"),
+                 "".join(f"{p} {a}\n" for p, a, _ in (kv_line(rng, rng.randint(2, 8)) for _ in range(30000))))
     write_atomic(os.path.join(out, "sft.jsonl"), "".join(json.dumps(r) + "\n" for r in sft))
     write_atomic(os.path.join(out, "dpo.jsonl"), "".join(json.dumps(r) + "\n" for r in dpo))
     print(f"make_corpus: {len(train)} training and {len(held)} held-out documents, "
