@@ -1,4 +1,5 @@
 // Token sampling: greedy, temperature, top-k, top-p.
+#define _GNU_SOURCE   // qsort_r
 #include <math.h>
 
 #include "models/model.h"
@@ -30,9 +31,8 @@ void arwkv_sampler_free(arwkv_sampler *sp) {
     free(sp);
 }
 
-static const float *g_sort_prob;
-static int by_prob_desc(const void *a, const void *b) {
-    float pa = g_sort_prob[*(const int32_t *)a], pb = g_sort_prob[*(const int32_t *)b];
+static int by_prob_desc(const void *a, const void *b, void *prob) {
+    float pa = ((const float *)prob)[*(const int32_t *)a], pb = ((const float *)prob)[*(const int32_t *)b];
     return pa < pb ? 1 : pa > pb ? -1 : (*(const int32_t *)a - *(const int32_t *)b);
 }
 
@@ -46,8 +46,7 @@ int32_t arwkv_sampler_sample(arwkv_sampler *sp, const float *logits) {
     int32_t n = V;
     for (int32_t i = 0; i < V; i++) sp->idx[i] = i;
     if (sp->top_k > 0 || sp->top_p < 1.0f) {
-        g_sort_prob = sp->prob;
-        qsort(sp->idx, (size_t)V, sizeof(int32_t), by_prob_desc);
+        qsort_r(sp->idx, (size_t)V, sizeof(int32_t), by_prob_desc, sp->prob);
         if (sp->top_k > 0 && sp->top_k < n) n = sp->top_k;
         double kept = 0.0, cut = sp->top_p * sum;
         for (int32_t i = 0; i < n; i++) {
