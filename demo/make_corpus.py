@@ -4,7 +4,8 @@
 Text: the Perl documentation (package perl-doc, GPL-1+ or Artistic), rendered with pod2text;
 one document in 20 is held out. Recall: synthetic key-value lines in the format of
 `arwkv eval --task kv`, which exercise what attention does well and an RNN finds hard.
-Chat: SFT conversations and DPO preference pairs on the recall task. recall.txt holds more recall
+Chat: SFT conversations and DPO preference pairs on the recall task. recall_mc.jsonl asks the same
+as 4-way multiple choice (`arwkv eval --task mc`). recall.txt holds more recall
 lines for the teacher's second training phase.
 
 usage: make_corpus.py OUT_DIR [--pod-dir DIR]
@@ -74,6 +75,12 @@ def main():
     # recall-only text for the teacher's second training phase: attention learns to look things up
     write_atomic(os.path.join(out, "recall.txt"),
                  "".join(f"{p} {a}\n" for p, a, _ in (kv_line(rng, rng.randint(2, 8)) for _ in range(30000))))
+    # multiple choice by log-likelihood: which of the values in the prompt belongs to the asked key
+    mc = []
+    for _ in range(100):
+        p, a, vals = kv_line(rng, 4)
+        mc.append({"context": p, "choices": [str(v) for v in vals], "answer": vals.index(a)})
+    write_atomic(os.path.join(out, "recall_mc.jsonl"), "".join(json.dumps(r) + "\n" for r in mc))
     write_atomic(os.path.join(out, "sft.jsonl"), "".join(json.dumps(r) + "\n" for r in sft))
     write_atomic(os.path.join(out, "dpo.jsonl"), "".join(json.dumps(r) + "\n" for r in dpo))
     print(f"make_corpus: {len(train)} training and {len(held)} held-out documents, "

@@ -27,8 +27,9 @@ QUICK = {k: (2, 64, 2, v[3]) for k, v in FULL.items()}
 HELD_CHARS = 60000          # held-out text scored after each stage
 RECALL_PAIRS = "2,4,8"      # pairs in the recall prompts
 RECALL_TRIALS = 30
+MC_ITEMS = 100              # 4-way multiple-choice recall questions (chance: 0.25)
 if "--quick" in sys.argv:
-    HELD_CHARS, RECALL_TRIALS = 4000, 4
+    HELD_CHARS, RECALL_TRIALS, MC_ITEMS = 4000, 4, 8
 
 
 def run(args, capture=True):
@@ -49,16 +50,19 @@ def measure(model, data, work):
     run(["eval", "-m", model, "--task", "kv", "--lengths", RECALL_PAIRS, "--limit", RECALL_TRIALS, "--json", out])
     res = json.load(open(out))["results"]
     recall = sum(v["acc,none"] for v in res.values()) / len(res)
+    run(["eval", "-m", model, "--task", "mc", "--data", data["mc"], "--limit", MC_ITEMS, "--json", out])
+    mc = json.load(open(out))["results"]["mc"]["acc,none"]
     b = run(["bench", "-m", model, "--decode", 64, "--prefill", 256])
     tps = float(re.search(r"decode\s+(\S+) tok/s", b).group(1))
     state = re.search(r"state after (\d+) tokens: (.+)", b)
-    return {"ppl": ppl, "recall": recall, "tps": tps, "state": f"{state.group(2).strip()} @ {state.group(1)} tok"}
+    return {"ppl": ppl, "recall": recall, "mc": mc, "tps": tps, "state": f"{state.group(2).strip()} @ {state.group(1)} tok"}
 
 
 def table(rows):
-    lines = ["| model | held-out ppl | recall acc | decode tok/s | state / KV cache |", "|---|---:|---:|---:|---|"]
+    lines = ["| model | held-out ppl | recall acc (generation) | recall acc (4-way choice) | decode tok/s | state / KV cache |",
+             "|---|---:|---:|---:|---:|---|"]
     for name, m in rows:
-        lines.append(f"| {name} | {m['ppl']:.3f} | {m['recall']:.3f} | {m['tps']:.1f} | {m['state']} |")
+        lines.append(f"| {name} | {m['ppl']:.3f} | {m['recall']:.3f} | {m['mc']:.3f} | {m['tps']:.1f} | {m['state']} |")
     return "\n".join(lines)
 
 
@@ -70,9 +74,9 @@ def main():
     os.makedirs(out, exist_ok=True)
     t0 = time.time()
     dd = os.path.join(out, "data")
-    if not os.path.exists(os.path.join(dd, "dpo.jsonl")):
+    if not os.path.exists(os.path.join(dd, "recall_mc.jsonl")):
         subprocess.run([sys.executable, os.path.join(ROOT, "demo", "make_corpus.py"), dd], check=True)
-    data = {"held": os.path.join(out, "heldout_sample.txt")}
+    data = {"held": os.path.join(out, "heldout_sample.txt"), "mc": os.path.join(dd, "recall_mc.jsonl")}
     with open(os.path.join(dd, "heldout.txt"), encoding="utf-8") as f:
         held = f.read(HELD_CHARS)
     with open(data["held"], "w", encoding="utf-8") as f:
