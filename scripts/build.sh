@@ -3,10 +3,14 @@
 # Extra arguments go to cmake's configure step, e.g. -DARWKV_SANITIZE=ON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(build-essential cmake pkg-config libjansson-dev libpcre2-dev libutf8proc-dev nodejs npm python3 perl-doc)
 missing=()
-for p in "${pkgs[@]}"; do
+# libraries and data: by Debian package
+for p in build-essential pkg-config libjansson-dev libpcre2-dev libutf8proc-dev perl-doc; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# tools: by command, since they may come from elsewhere than Debian (a newer Node.js, say)
+for c in cmake:cmake python3:python3 node:nodejs npm:npm; do
+  command -v "${c%%:*}" >/dev/null || missing+=("${c#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
