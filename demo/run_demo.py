@@ -22,7 +22,7 @@ BIN = os.path.join(ROOT, "build", "arwkv")
 TEACHER = os.environ.get("ARWKV_DEMO_TEACHER", os.path.join(ROOT, "demo", "teacher"))
 
 # steps per stage: (steps, ctx, batch, lr)
-FULL = {"stage1": (150, 128, 8, 2e-3), "stage2": (300, 128, 8, 1e-3), "sft": (40, 256, 4, 1e-4), "dpo": (30, 256, 4, 5e-6)}
+FULL = {"stage1": (150, 128, 8, 2e-3), "stage2": (600, 128, 8, 1e-3), "sft": (40, 256, 4, 1e-4), "dpo": (30, 256, 4, 5e-5)}
 QUICK = {k: (2, 64, 2, v[3]) for k, v in FULL.items()}
 HELD_CHARS = 60000          # held-out text scored after each stage
 RECALL_PAIRS = "2,4,8"      # pairs in the recall prompts
