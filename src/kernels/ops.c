@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include "kernels/kernels.h"
+#include "kernels/train_ops_vec.h"
 
 // out (T, C) = inp / sqrt(mean(inp^2) + eps) * weight (C)
 void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, float eps, int T, int C) {
@@ -69,18 +70,11 @@ void attention_forward(float *out, const float *q, const float *kc, const float 
             const float *kh = kc + (size_t)(h / group) * max_ctx * hd;
             const float *vh = vc + (size_t)(h / group) * max_ctx * hd;
             int n = pos0 + t + 1;
-            float mx = -INFINITY;
-            for (int p = 0; p < n; p++) {
-                const float *kp = kh + (size_t)p * hd;
-                float s = 0.0f;
-                for (int i = 0; i < hd; i++) s += qh[i] * kp[i];
-                s *= scale;
-                att[p] = s;
-                if (s > mx) mx = s;
-            }
-            float sum = 0.0f;
-            for (int p = 0; p < n; p++) sum += att[p] = expf(att[p] - mx);
-            float inv = 1.0f / sum;
+            for (int p = 0; p < n; p += 8)   // scores of 8 keys per pass, sharing the loads of q
+                vec_dot_many(att + p, qh, kh + (size_t)p * hd, (size_t)hd, n - p < 8 ? n - p : 8, hd);
+            float mx = vec_max(att, n);
+            vec_exp(att, att, scale, -scale * mx, n);
+            float inv = 1.0f / vec_sum(att, n);
             float *o = out + ((size_t)t * Hq + h) * hd;
             for (int i = 0; i < hd; i++) o[i] = 0.0f;
             for (int p = 0; p < n; p++) {
