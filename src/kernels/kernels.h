@@ -25,6 +25,8 @@ void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *wei
 void embedding_forward(float *out, const int32_t *ids, const void *table, arwkv_dtype dt, int T, int C, int V);
 // rotate-half RoPE in place on x (T, H, hd) at positions pos0 .. pos0+T-1
 void rope_forward(float *x, int pos0, float theta, int T, int H, int hd);
+// the same rotation by dir * angle: dir 1 is rope_forward, dir -1 its transpose (rope_backward)
+void rope_rotate(float *x, int pos0, float theta, int T, int H, int hd, int dir);
 // out (T, F) = silu(gate) * up, gate/up (T, F)
 void swiglu_forward(float *out, const float *gate, const float *up, int T, int F);
 // causal GQA attention for T new queries at positions pos0.. over a cache of pos0+T keys.

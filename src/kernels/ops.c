@@ -28,15 +28,17 @@ void embedding_forward(float *out, const int32_t *ids, const void *table, arwkv_
     }
 }
 
-// rotate-half RoPE in place on x (T, H, hd) at positions pos0 ..
-void rope_forward(float *x, int pos0, float theta, int T, int H, int hd) {
+// rotate-half RoPE in place on x (T, H, hd) at positions pos0 .., by +angle (dir 1) or by -angle
+// (dir -1: the transpose, which carries gradients back)
+void rope_rotate(float *x, int pos0, float theta, int T, int H, int hd, int dir) {
     int half = hd / 2;
+    #pragma omp parallel for if ((size_t)T * H * hd > 65536)
     for (int t = 0; t < T; t++) {
         double p = (double)(pos0 + t);
         for (int i = 0; i < half; i++) {
             // angles in double: positions reach 1e5+ where float phase error would exceed 1e-5
             double f = p * pow((double)theta, -2.0 * i / hd);
-            float c = (float)cos(f), s = (float)sin(f);
+            float c = (float)cos(f), s = dir * (float)sin(f);
             for (int h = 0; h < H; h++) {
                 float *u = x + ((size_t)t * H + h) * hd;
                 float a = u[i], b = u[i + half];
@@ -46,6 +48,8 @@ void rope_forward(float *x, int pos0, float theta, int T, int H, int hd) {
         }
     }
 }
+
+void rope_forward(float *x, int pos0, float theta, int T, int H, int hd) { rope_rotate(x, pos0, theta, T, H, hd, 1); }
 
 // out (T, F) = silu(gate) * up
 void swiglu_forward(float *out, const float *gate, const float *up, int T, int F) {

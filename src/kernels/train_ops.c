@@ -1,4 +1,5 @@
 // Backward passes of the teacher's ops and the training losses (cross-entropy, distillation KL).
+#include "kernels/kernels.h"
 #include "kernels/train_ops.h"
 #include "kernels/train_ops_vec.h"
 
@@ -76,24 +77,7 @@ void swiglu_backward(float *dgate, float *dup, const float *dout, const float *g
 }
 
 // The forward rotates (a, b) by +f; the gradient goes back through the transpose, a rotation by -f.
-// Angles are formed in double exactly as rope_forward forms them.
-void rope_backward(float *dx, int pos0, float theta, int T, int H, int hd) {
-    int half = hd / 2;
-    #pragma omp parallel for if ((size_t)T * H * hd > PAR_MIN)
-    for (int t = 0; t < T; t++) {
-        double p = (double)(pos0 + t);
-        for (int i = 0; i < half; i++) {
-            double f = p * pow((double)theta, -2.0 * i / hd);
-            float c = (float)cos(f), s = (float)sin(f);
-            for (int h = 0; h < H; h++) {
-                float *u = dx + ((size_t)t * H + h) * hd;
-                float da = u[i], db = u[i + half];
-                u[i] = da * c + db * s;
-                u[i + half] = db * c - da * s;
-            }
-        }
-    }
-}
+void rope_backward(float *dx, int pos0, float theta, int T, int H, int hd) { rope_rotate(dx, pos0, theta, T, H, hd, -1); }
 
 // log-sum-exp of x[0..n) / tau (tau > 0), max-shifted so that no exp overflows
 static float row_lse(const float *x, int n, float inv_tau) {
