@@ -309,44 +309,35 @@ void eval_docs_free(eval_docs *docs) {
     docs->n = 0;
 }
 
+typedef struct {
+    eval_docs *out;
+    const eval_task *t;
+    const char *path;
+    size_t cap;
+} docs_ctx;
+
+static int add_doc_line(void *ctx, json_t *rec, size_t line) {
+    docs_ctx *c = ctx;
+    char where[512];
+    snprintf(where, sizeof where, "%s:%zu", c->path, line);
+    if (c->out->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        eval_doc *nd = realloc(c->out->docs, cap * sizeof *nd);
+        if (!nd) return arwkv_set_error("%s: out of memory", where);
+        c->out->docs = nd;
+        c->cap = cap;
+    }
+    if (eval_doc_from_json(&c->out->docs[c->out->n], c->t, rec, where)) return -1;
+    c->out->n++;
+    return 0;
+}
+
 int eval_docs_read(eval_docs *out, const eval_task *t, const char *path) {
     size_t len;
     char *data = file_read_all(path, &len);
     if (!data) return arwkv_wrap_error("%s", path);
-    size_t cap = out->n, lineno = 0;
-    int rc = 0;
-    for (char *line = data; line < data + len && !rc;) {
-        char *nl = memchr(line, '\n', (size_t)(data + len - line));
-        size_t n = nl ? (size_t)(nl - line) : (size_t)(data + len - line);
-        char *next = nl ? nl + 1 : data + len;
-        lineno++;
-        size_t b, e;
-        eval_py_strip_span(line, n, &b, &e);
-        if (e > b) {
-            char where[512];
-            snprintf(where, sizeof where, "%s:%zu", path, lineno);
-            json_error_t je;
-            json_t *rec = json_loadb(line, n, 0, &je);
-            if (!rec) {
-                rc = arwkv_set_error("%s:%d: %s", where, je.column, je.text);
-                break;
-            }
-            if (out->n == cap) {
-                cap = cap ? cap * 2 : 64;
-                eval_doc *nd = realloc(out->docs, cap * sizeof *nd);
-                if (!nd) {
-                    json_decref(rec);
-                    rc = arwkv_set_error("%s: out of memory", where);
-                    break;
-                }
-                out->docs = nd;
-            }
-            rc = eval_doc_from_json(&out->docs[out->n], t, rec, where);
-            json_decref(rec);
-            if (!rc) out->n++;
-        }
-        line = next;
-    }
+    docs_ctx c = {out, t, path, out->n};
+    int rc = jsonl_for_each(path, data, len, add_doc_line, &c);
     free(data);
     return rc;
 }

@@ -93,3 +93,24 @@ const char *json_get_str(const json_t *obj, const char *file, const char *key, i
     }
     return json_string_value(v);
 }
+
+int jsonl_for_each(const char *path, const char *data, size_t len, jsonl_line_fn fn, void *ctx) {
+    size_t lineno = 0;
+    for (const char *line = data; line < data + len;) {
+        const char *nl = memchr(line, '\n', (size_t)(data + len - line));
+        size_t n = nl ? (size_t)(nl - line) : (size_t)(data + len - line);
+        lineno++;
+        size_t blank = 0;
+        while (blank < n && (line[blank] == ' ' || line[blank] == '\t' || line[blank] == '\r')) blank++;
+        if (blank < n) {
+            json_error_t je;
+            json_t *obj = json_loadb(line, n, 0, &je);
+            if (!obj) return arwkv_set_error("%s:%zu:%d: %s", path, lineno, je.column, je.text);
+            int rc = fn(ctx, obj, lineno);
+            json_decref(obj);
+            if (rc) return -1;
+        }
+        line = nl ? nl + 1 : data + len;
+    }
+    return 0;
+}

@@ -24,6 +24,12 @@ const char *json_get_str(const json_t *obj, const char *file, const char *key, i
 // 1 when obj[key] exists and is not JSON null.
 int json_field_present(const json_t *obj, const char *key);
 
+// Calls fn(ctx, obj, line) for every non-blank line of JSON Lines text (data, len bytes), with
+// the 1-based line number; obj is released after the call. A line that is not JSON is an error
+// "path:line:column: message". Returns -1 at the first failing line or callback.
+typedef int (*jsonl_line_fn)(void *ctx, json_t *obj, size_t line);
+int jsonl_for_each(const char *path, const char *data, size_t len, jsonl_line_fn fn, void *ctx);
+
 // "integer", "real", "string", ... for error messages.
 const char *json_type_label(const json_t *v);
 

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/json_util.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct {
@@ -77,30 +78,19 @@ static int add_messages(tok_buf *b, const tokenizer *tk, const json_t *arr, cons
     return rc;
 }
 
-static int add_jsonl(tok_buf *b, const tokenizer *tk, const char *path, char *data, int32_t eos) {
-    size_t line = 0;
-    for (char *p = data; *p;) {
-        char *end = strchr(p, '\n');
-        if (end) *end = 0;
-        line++;
-        char *s = p;
-        while (*s == ' ' || *s == '\t' || *s == '\r') s++;
-        if (*s) {
-            json_error_t err;
-            json_t *obj = json_loads(s, 0, &err);
-            const json_t *text = obj ? json_object_get(obj, "text") : NULL;
-            const json_t *msgs = obj ? json_object_get(obj, "messages") : NULL;
-            int rc;
-            if (json_is_string(text)) rc = add_text(b, tk, json_string_value(text), json_string_length(text), eos);
-            else if (json_is_array(msgs)) rc = add_messages(b, tk, msgs, path, line, eos);
-            else rc = arwkv_set_error("%s:%zu: expected \"text\" or \"messages\"", path, line);
-            json_decref(obj);
-            if (rc) return -1;
-        }
-        if (!end) break;
-        p = end + 1;
-    }
-    return 0;
+typedef struct {
+    tok_buf *b;
+    const tokenizer *tk;
+    const char *path;
+    int32_t eos;
+} jsonl_ctx;
+
+static int add_jsonl_line(void *ctx, json_t *obj, size_t line) {
+    jsonl_ctx *c = ctx;
+    const json_t *text = json_object_get(obj, "text"), *msgs = json_object_get(obj, "messages");
+    if (json_is_string(text)) return add_text(c->b, c->tk, json_string_value(text), json_string_length(text), c->eos);
+    if (json_is_array(msgs)) return add_messages(c->b, c->tk, msgs, c->path, line, c->eos);
+    return arwkv_set_error("%s:%zu: expected \"text\" or \"messages\"", c->path, line);
 }
 
 static int ends_with(const char *s, const char *suffix) {
@@ -144,7 +134,8 @@ int data_prepare(const char *model_dir, const char *const *inputs, int n_inputs,
             rc = -1;
             break;
         }
-        rc = ends_with(inputs[i], ".jsonl") ? add_jsonl(&b, tk, inputs[i], data, eos)
+        jsonl_ctx jc = {&b, tk, inputs[i], eos};
+        rc = ends_with(inputs[i], ".jsonl") ? jsonl_for_each(inputs[i], data, len, add_jsonl_line, &jc)
                                             : add_text(&b, tk, data, len, eos);
         if (rc && !ends_with(inputs[i], ".jsonl")) arwkv_wrap_error("%s", inputs[i]);
         free(data);

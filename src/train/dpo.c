@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <math.h>
 
+#include "io/json_util.h"
 #include "kernels/train_ops.h"
 #include "tokenizer/tokenizer.h"
 #include "train/distill.h"
@@ -106,51 +107,47 @@ static int encode_side(const tokenizer *tk, const json_t *prompt, const json_t *
     return rc;
 }
 
+typedef struct {
+    const tokenizer *tk;
+    const char *path;
+    dpo_pair *ps;
+    size_t n, cap;
+} pairs_ctx;
+
+static int add_pair_line(void *ctx, json_t *obj, size_t line) {
+    pairs_ctx *c = ctx;
+    if (c->n == c->cap) {
+        size_t cap = c->cap * 2 + 64;
+        dpo_pair *q = realloc(c->ps, cap * sizeof *q);
+        if (!q) return arwkv_set_error("dpo: out of memory for %zu pairs", cap);
+        c->ps = q;
+        c->cap = cap;
+    }
+    dpo_pair *p = &c->ps[c->n++];
+    memset(p, 0, sizeof *p);
+    const json_t *pr = json_object_get(obj, "prompt");
+    if (encode_side(c->tk, pr, json_object_get(obj, "chosen"), &p->chosen, c->path, line)) return -1;
+    return encode_side(c->tk, pr, json_object_get(obj, "rejected"), &p->rejected, c->path, line);
+}
+
 int dpo_read_pairs(const char *model_dir, const char *path, dpo_pair **pairs, int64_t *n_pairs) {
     size_t len;
     char *data = file_read_all(path, &len);
     if (!data) return arwkv_set_error("%s: cannot read", path);
     tokenizer *tk = NULL;
+    pairs_ctx c = {NULL, path, NULL, 0, 0};
     int rc = tokenizer_load(&tk, model_dir);
-    dpo_pair *ps = NULL;
-    size_t n = 0, cap = 0, line = 0;
-    for (char *p = data; !rc && *p;) {
-        char *end = strchr(p, '\n');
-        if (end) *end = 0;
-        line++;
-        char *s = p;
-        while (*s == ' ' || *s == '\t' || *s == '\r') s++;
-        if (*s) {
-            json_error_t err;
-            json_t *obj = json_loads(s, 0, &err);
-            if (!obj) rc = arwkv_set_error("%s:%zu: %s", path, line, err.text);
-            if (!rc && n == cap) {
-                cap = cap * 2 + 64;
-                dpo_pair *q = realloc(ps, cap * sizeof *ps);
-                if (!q) rc = arwkv_set_error("dpo: out of memory for %zu pairs", cap);
-                else ps = q;
-            }
-            if (!rc) {
-                memset(&ps[n], 0, sizeof ps[n]);
-                const json_t *pr = json_object_get(obj, "prompt");
-                rc = encode_side(tk, pr, json_object_get(obj, "chosen"), &ps[n].chosen, path, line);
-                if (!rc) rc = encode_side(tk, pr, json_object_get(obj, "rejected"), &ps[n].rejected, path, line);
-                n++;
-            }
-            json_decref(obj);
-        }
-        if (!end) break;
-        p = end + 1;
-    }
-    if (!rc && n == 0) rc = arwkv_set_error("%s: no preference pairs", path);
+    c.tk = tk;
+    if (!rc) rc = jsonl_for_each(path, data, len, add_pair_line, &c);
+    if (!rc && c.n == 0) rc = arwkv_set_error("%s: no preference pairs", path);
     tokenizer_free(tk);
     free(data);
     if (rc) {
-        dpo_free_pairs(ps, (int64_t)n);
+        dpo_free_pairs(c.ps, (int64_t)c.n);
         return -1;
     }
-    *pairs = ps;
-    *n_pairs = (int64_t)n;
+    *pairs = c.ps;
+    *n_pairs = (int64_t)c.n;
     return 0;
 }
 
