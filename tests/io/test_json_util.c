@@ -7,7 +7,41 @@
 
 static int has(const char *s) { return strstr(arwkv_last_error(), s) != NULL; }
 
+typedef struct {
+    int n;
+    size_t lines[8];
+    int64_t sum;
+} jl_ctx;
+
+static int jl_count(void *ctx, json_t *obj, size_t line) {
+    jl_ctx *c = ctx;
+    int64_t v = 0;
+    if (json_get_int(obj, "x.jsonl", "v", &v, 1)) return -1;
+    c->lines[c->n++] = line;
+    c->sum += v;
+    return 0;
+}
+
+// JSON Lines: blank lines skipped, 1-based line numbers, a missing last newline, parse errors and
+// callback errors stop the walk
+static void test_jsonl(void) {
+    const char *ok = "{\"v\": 1}\n\n  \t\r\n{\"v\": 20}\r\n{\"v\": 300}";
+    jl_ctx c = {0};
+    CHECK(jsonl_for_each("x.jsonl", ok, strlen(ok), jl_count, &c) == 0, "%s", arwkv_last_error());
+    CHECK(c.n == 3 && c.lines[0] == 1 && c.lines[1] == 4 && c.lines[2] == 5 && c.sum == 321,
+          "n %d lines %zu %zu %zu sum %lld", c.n, c.lines[0], c.lines[1], c.lines[2], (long long)c.sum);
+    const char *bad = "{\"v\": 1}\n{\"v\": 2\n{\"v\": 3}\n";
+    jl_ctx d = {0};
+    CHECK(jsonl_for_each("x.jsonl", bad, strlen(bad), jl_count, &d) != 0 && d.n == 1);
+    CHECK(strncmp(arwkv_last_error(), "x.jsonl:2:", 10) == 0, "error: %s", arwkv_last_error());
+    const char *wrong = "{\"v\": \"s\"}\n";
+    jl_ctx e = {0};
+    CHECK(jsonl_for_each("x.jsonl", wrong, strlen(wrong), jl_count, &e) != 0);
+    CHECK(strstr(arwkv_last_error(), "'v' must be an integer") != NULL, "error: %s", arwkv_last_error());
+}
+
 int main(void) {
+    test_jsonl();
     json_error_t e;
     json_t *o = json_loads("{\"hidden_size\": 896, \"whole\": 4864.0, \"frac\": 1.5, \"eps\": 1e-6,"
                            " \"tie\": true, \"name\": \"qwen2\", \"sw\": null, \"s\": \"x\"}", 0, &e);
