@@ -80,19 +80,7 @@ static int run_ll(const eval_backend *b, const tokenizer *tok, const eval_task *
         for (size_t i = 0; i < nreq && !rc; i += bs)
             if (b->loglikelihood(b->ctx, reqs + i, nreq - i < bs ? nreq - i : bs, res + i))
                 rc = arwkv_wrap_error("log-likelihood of %zu requests", nreq - i < bs ? nreq - i : bs);
-        r = 0;
-        for (size_t d = d0; d < d1 && !rc; d++) {
-            eval_doc_result *dr = &out[d];
-            size_t k = t->output == EVAL_OUT_LOGLIKELIHOOD ? 1 : (size_t)docs[d].n_choices;
-            dr->n_lls = (int32_t)k;
-            for (size_t j = 0; j < k; j++) {
-                dr->ll[j] = res[r + j].ll;
-                dr->is_greedy[j] = res[r + j].is_greedy;
-            }
-            if (t->output == EVAL_OUT_LOGLIKELIHOOD) dr->acc = dr->is_greedy[0] ? 1.0 : 0.0;
-            else eval_mc_score(dr->ll, (const char *const *)docs[d].choices, docs[d].n_choices, docs[d].gold, dr);
-            r += k;
-        }
+        if (!rc) eval_collect_ll_results(t, docs, d0, d1, res, out);
         for (size_t i = 0; i < nreq && pairs; i++) eval_ll_pair_free(&pairs[i]);
         free(pairs), free(reqs), free(res);
         if (pg) progress_update(pg, (int64_t)d1, NULL);

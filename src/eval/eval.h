@@ -242,6 +242,10 @@ typedef struct {
 
 // acc / acc_norm of one multiple-choice doc from its lls (numpy argmax: NaN wins, ties to the first)
 void eval_mc_score(const double *lls, const char *const *choices, int32_t n, int32_t gold, eval_doc_result *r);
+// Fills out[d0..d1) of a log-likelihood or multiple-choice task from res, the results of the docs'
+// requests in order (one per doc, or one per choice).
+void eval_collect_ll_results(const eval_task *t, const eval_doc *docs, size_t d0, size_t d1, const eval_ll_result *res,
+                             eval_doc_result *out);
 
 // Runs task t over the first n = min(ndocs, o->limit or ndocs) docs through the backend, filling
 // out[0..n). pool holds the shot documents (may be NULL when no shots are asked for). Prompts are

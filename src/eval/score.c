@@ -146,24 +146,29 @@ static int run_ll(const eval_backend *b, const eval_task *t, const eval_doc *doc
             for (size_t i = 0; i < nreq; i++) order[i] = keys[i].idx;
             rc = score_requests(b, reqs, nreq, order, o->batch_size, res);
         }
-        r = 0;
-        for (size_t d = d0; d < d1 && !rc; d++) {
-            eval_doc_result *dr = &out[d];
-            size_t k = t->output == EVAL_OUT_LOGLIKELIHOOD ? 1 : (size_t)docs[d].n_choices;
-            dr->n_lls = (int32_t)k;
-            for (size_t j = 0; j < k; j++) {
-                dr->ll[j] = res[r + j].ll;
-                dr->is_greedy[j] = res[r + j].is_greedy;
-            }
-            if (t->output == EVAL_OUT_LOGLIKELIHOOD) dr->acc = dr->is_greedy[0] ? 1.0 : 0.0;
-            else eval_mc_score(dr->ll, (const char *const *)docs[d].choices, docs[d].n_choices, docs[d].gold, dr);
-            r += k;
-        }
+        if (!rc) eval_collect_ll_results(t, docs, d0, d1, res, out);
         for (size_t i = 0; i < nreq; i++) eval_ll_pair_free(&pairs[i]);
         if (pg) progress_update(pg, (int64_t)d1, NULL);
     }
     free(pairs), free(reqs), free(res), free(keys), free(order);
     return rc;
+}
+
+void eval_collect_ll_results(const eval_task *t, const eval_doc *docs, size_t d0, size_t d1, const eval_ll_result *res,
+                             eval_doc_result *out) {
+    size_t r = 0;
+    for (size_t d = d0; d < d1; d++) {
+        eval_doc_result *dr = &out[d];
+        size_t k = t->output == EVAL_OUT_LOGLIKELIHOOD ? 1 : (size_t)docs[d].n_choices;
+        dr->n_lls = (int32_t)k;
+        for (size_t j = 0; j < k; j++) {
+            dr->ll[j] = res[r + j].ll;
+            dr->is_greedy[j] = res[r + j].is_greedy;
+        }
+        if (t->output == EVAL_OUT_LOGLIKELIHOOD) dr->acc = dr->is_greedy[0] ? 1.0 : 0.0;
+        else eval_mc_score(dr->ll, (const char *const *)docs[d].choices, docs[d].n_choices, docs[d].gold, dr);
+        r += k;
+    }
 }
 
 // ---- generation --------------------------------------------------------------------------------
