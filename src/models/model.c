@@ -98,7 +98,7 @@ const arwkv_config *arwkv_model_config(const arwkv_model *m) { return &m->cfg; }
 
 // ---- state --------------------------------------------------------------------------------------
 
-enum { DEFAULT_CHUNK = 128 };
+enum { DEFAULT_CHUNK = 256 };
 
 typedef struct {
     float **ptr;
