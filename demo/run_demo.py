@@ -18,7 +18,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "build", "arwkv")
+BIN = os.environ.get("ARWKV_BIN", os.path.join(ROOT, "build", "arwkv"))
 TEACHER = os.environ.get("ARWKV_DEMO_TEACHER", os.path.join(ROOT, "demo", "teacher"))
 
 # steps per stage: (steps, ctx, batch, lr)
