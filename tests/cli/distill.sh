@@ -6,7 +6,7 @@
 set -u
 bin="$1"
 . "$(dirname "$0")/lib/common.sh"
-py=/usr/bin/python3
+py=python3
 tok=tests/data/tokenizer/tiny_gpt2/tokenizer.json
 
 expect_ok "teacher" "$bin" make-model --arch qwen2 --hidden 64 --layers 2 --heads 2 --kv-heads 1 --ffn 32 --vocab 300 \

@@ -5,7 +5,7 @@
 set -u
 bin="$1"
 . "$(dirname "$0")/lib/common.sh"
-py=/usr/bin/python3
+py=python3
 
 # ---- prepare-data: text and JSONL "text" documents, eos separators, header fields
 expect_ok "make-model" "$bin" make-model --arch arwkv --hidden 64 --layers 1 --ffn 32 --vocab 300 --seed 1 -o "$tmp/m"
