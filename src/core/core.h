@@ -86,6 +86,9 @@ void rng_seed(rng *r, uint64_t seed);
 uint32_t rng_u32(rng *r);
 double rng_uniform(rng *r);   // [0, 1)
 double rng_normal(rng *r);    // N(0, 1), Box-Muller without a cached second value
+// order[0..n) = the order of one epoch: identity, or (shuffle) a Fisher-Yates permutation drawn
+// from (seed, epoch), so any epoch can be rebuilt on resume
+void rng_epoch_order(int64_t *order, int64_t n, int shuffle, uint64_t seed, int64_t epoch);
 
 // ---- small helpers --------------------------------------------------------------------------
 uint64_t hash_fnv1a(const void *data, size_t n, uint64_t h);   // h = 0 starts a new hash

@@ -84,3 +84,15 @@ double rng_normal(rng *r) {
     if (u1 < 1e-300) u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
+
+void rng_epoch_order(int64_t *order, int64_t n, int shuffle, uint64_t seed, int64_t epoch) {
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    if (!shuffle) return;
+    rng g;
+    rng_seed(&g, seed * 0x9E3779B97F4A7C15ull + (uint64_t)epoch);
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(rng_uniform(&g) * (double)(i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}

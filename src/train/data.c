@@ -216,27 +216,14 @@ void data_reader_close(data_reader *r) {
     memset(r, 0, sizeof *r);
 }
 
-// the window order of one epoch: identity, or a Fisher-Yates shuffle seeded by (seed, epoch)
-static void make_order(data_reader *r, int64_t epoch) {
-    for (int64_t i = 0; i < r->n_windows; i++) r->order[i] = i;
-    if (r->shuffle) {
-        rng g;
-        rng_seed(&g, r->seed * 0x9E3779B97F4A7C15ull + (uint64_t)epoch);
-        for (int64_t i = r->n_windows - 1; i > 0; i--) {
-            int64_t j = (int64_t)(rng_uniform(&g) * (double)(i + 1));
-            int64_t t = r->order[i];
-            r->order[i] = r->order[j];
-            r->order[j] = t;
-        }
-    }
-    r->order_epoch = epoch;
-}
-
 void data_reader_next(data_reader *r, int32_t B, int32_t *inputs, int32_t *targets) {
     int32_t T = r->T;
     for (int32_t b = 0; b < B; b++, r->pos++) {
         int64_t epoch = r->pos / r->n_windows;
-        if (epoch != r->order_epoch) make_order(r, epoch);
+        if (epoch != r->order_epoch) {
+            rng_epoch_order(r->order, r->n_windows, r->shuffle, r->seed, epoch);
+            r->order_epoch = epoch;
+        }
         int64_t s = r->order[r->pos % r->n_windows] * T;
         for (int32_t t = 0; t < T; t++) {
             inputs[b * T + t] = (int32_t)r->tok[s + t];

@@ -208,24 +208,11 @@ void dpo_free(dpo *d) {
     memset(d, 0, sizeof *d);
 }
 
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 // pair k of the whole run: epoch k / n in a seeded order
 static int64_t pair_at(dpo *d, int64_t k) {
     int64_t n = d->n_pairs, epoch = k / n;
     if (epoch != d->order_epoch) {
-        for (int64_t i = 0; i < n; i++) d->order[i] = i;
-        uint64_t s = d->seed * 0x100000001B3ull + (uint64_t)epoch;
-        for (int64_t i = n - 1; d->shuffle && i > 0; i--) {
-            int64_t j = (int64_t)(splitmix(&s) % (uint64_t)(i + 1)), t = d->order[i];
-            d->order[i] = d->order[j];
-            d->order[j] = t;
-        }
+        rng_epoch_order(d->order, n, d->shuffle, d->seed, epoch);
         d->order_epoch = epoch;
     }
     return d->order[k % n];
