@@ -131,15 +131,15 @@ int arwkv_state_init(arwkv_state **out, const arwkv_model *m, int32_t max_ctx) {
     }
     size_t lora = (size_t)(c->lora_g > c->lora_w ? c->lora_g : c->lora_w);
     size_t scratch = c->arch == ARWKV_ARCH_QWEN2 ? (size_t)nthreads * c->n_head * (T + (size_t)s->max_ctx) : 0;
+    size_t TS = c->arch == ARWKV_ARCH_QWEN2 ? 0 : T;   // rows of the student-only buffers
     act_slot slots[] = {
         {&s->x, T * D}, {&s->xn, T * D}, {&s->q, T * D}, {&s->k, T * D}, {&s->v, T * D}, {&s->o, T * D},
         {&s->ff_gate, T * F}, {&s->ff_up, T * F}, {&s->scratch, scratch},
-        {&s->xr, T * D}, {&s->xw, T * D}, {&s->xk, T * D}, {&s->xv, T * D}, {&s->xa, T * D}, {&s->xg, T * D},
-        {&s->wd, T * D}, {&s->aa, T * D}, {&s->gg, T * D}, {&s->kk, T * D}, {&s->alpha, T * D}, {&s->beta, T * D},
-        {&s->vfirst, T * D}, {&s->lora, T * lora}, {&s->gn, T * 2 * (size_t)c->n_head},
+        {&s->xr, TS * D}, {&s->xw, TS * D}, {&s->xk, TS * D}, {&s->xv, TS * D}, {&s->xa, TS * D}, {&s->xg, TS * D},
+        {&s->wd, TS * D}, {&s->aa, TS * D}, {&s->gg, TS * D}, {&s->kk, TS * D}, {&s->alpha, TS * D},
+        {&s->beta, TS * D}, {&s->vfirst, TS * D}, {&s->lora, TS * lora}, {&s->gn, TS * 2 * (size_t)c->n_head},
     };
     size_t n_slots = sizeof slots / sizeof slots[0], acts = 0;
-    if (c->arch == ARWKV_ARCH_QWEN2) n_slots = 9;   // the student-only buffers follow
     for (size_t i = 0; i < n_slots; i++) acts += arena_align(slots[i].n * sizeof(float));
     if (arena_init(&s->acts, "activations", acts)) goto fail;
     for (size_t i = 0; i < n_slots; i++) *slots[i].ptr = arena_alloc(&s->acts, slots[i].n * sizeof(float));
