@@ -7,40 +7,48 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
-#include "kernels/matmul_internal.h"
 
-// fp32 FMA peak of all threads: independent in-register FMA chains, no memory traffic
+// FMA throughput of one thread at the kernels' vector width: 12 independent in-register chains,
+// no memory traffic. Compiled for each level's instruction set, since the bench itself is not.
+typedef float vec4 __attribute__((vector_size(16)));
+typedef float vec8 __attribute__((vector_size(32)));
+typedef float vec16 __attribute__((vector_size(64)));
+#define PEAK_BODY(VT)                                                                                \
+    VT a[12], b, c;                                                                                  \
+    for (int i = 0; i < 12; i++)                                                                     \
+        for (size_t l = 0; l < sizeof(VT) / 4; l++) a[i][l] = 1e-3f * (i + seed);                    \
+    for (size_t l = 0; l < sizeof(VT) / 4; l++) b[l] = 0.9999f, c[l] = 1e-4f;                        \
+    for (long it = 0; it < iters; it++)                                                              \
+        _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++) a[i] = a[i] * b + c;                   \
+    float s = 0;                                                                                     \
+    for (int i = 0; i < 12; i++)                                                                     \
+        for (size_t l = 0; l < sizeof(VT) / 4; l++) s += a[i][l];                                    \
+    return s;
+
+static float peak_chains_generic(long iters, int seed) { PEAK_BODY(vec4) }
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static float peak_chains_avx2(long iters, int seed) { PEAK_BODY(vec8) }
+__attribute__((target("avx512f"))) static float peak_chains_avx512(long iters, int seed) { PEAK_BODY(vec16) }
+#endif
+
+// fp32 peak of all threads in flop/s at the level the kernels use (generic: SSE mul + add)
 static double fma_peak(void) {
+    const char *level = kernels_cpu_level();
+    float (*chains)(long, int) = peak_chains_generic;
+    int width = 4;
+#if defined(__x86_64__)
+    if (!strcmp(level, "avx2")) chains = peak_chains_avx2, width = 8;
+    if (!strcmp(level, "avx512")) chains = peak_chains_avx512, width = 16;
+#endif
     double best = 0;
     for (int rep = 0; rep < 40; rep++) {   // short runs, best of many: the machine may be shared
         const long iters = 1000000;
         double t0 = time_now();
         float sink = 0;
         #pragma omp parallel reduction(+ : sink)
-        {
-#if defined(MM_VW)
-            float one = 0.9999f, eps = 1e-4f, v[12];
-            for (int i = 0; i < 12; i++) v[i] = 1e-3f * (i + omp_get_thread_num());   // distinct chains
-            mm_vf b = mm_bcast(&one), c = mm_bcast(&eps);
-            mm_vf a0 = mm_bcast(v), a1 = mm_bcast(v + 1), a2 = mm_bcast(v + 2), a3 = mm_bcast(v + 3);
-            mm_vf a4 = mm_bcast(v + 4), a5 = mm_bcast(v + 5), a6 = mm_bcast(v + 6), a7 = mm_bcast(v + 7);
-            mm_vf a8 = mm_bcast(v + 8), a9 = mm_bcast(v + 9), a10 = mm_bcast(v + 10), a11 = mm_bcast(v + 11);
-            for (long it = 0; it < iters; it++) {
-                a0 = mm_fma(a0, b, c), a1 = mm_fma(a1, b, c), a2 = mm_fma(a2, b, c), a3 = mm_fma(a3, b, c);
-                a4 = mm_fma(a4, b, c), a5 = mm_fma(a5, b, c), a6 = mm_fma(a6, b, c), a7 = mm_fma(a7, b, c);
-                a8 = mm_fma(a8, b, c), a9 = mm_fma(a9, b, c), a10 = mm_fma(a10, b, c), a11 = mm_fma(a11, b, c);
-            }
-            a0 = mm_add(mm_add(mm_add(a0, a1), mm_add(a2, a3)), mm_add(mm_add(a4, a5), mm_add(a6, a7)));
-            a0 = mm_add(a0, mm_add(mm_add(a8, a9), mm_add(a10, a11)));
-            sink += mm_hsum(a0);
-#endif
-        }
+        sink += chains(iters, omp_get_thread_num());
         double dt = time_now() - t0;
-#if defined(MM_VW)
-        double fl = 2.0 * iters * 12 * MM_VW * omp_get_max_threads();
-#else
-        double fl = 0;
-#endif
+        double fl = 2.0 * iters * 12 * width * omp_get_max_threads();
         if (sink != 12345.0f && fl / dt > best) best = fl / dt;
     }
     return best;
@@ -134,8 +142,11 @@ static void bench_gemm(const char *what, int T, int C, int OC, arwkv_dtype dt, i
 
 int main(int argc, char **argv) {
     int quick = argc > 1 && !strcmp(argv[1], "--quick");
-    printf("threads: %d\n", omp_get_max_threads());
-    double bw = memory_read_bandwidth((size_t)1 << 30);
+    printf("threads: %d, kernel level: %s\n", omp_get_max_threads(), kernels_cpu_level());
+    size_t nbuf = ((size_t)1 << 30) / sizeof(float);
+    float *buf = malloc(nbuf * sizeof(float));
+    double bw = buf ? memory_read_bandwidth(buf, nbuf) : 0.0;
+    free(buf);
     double peak = fma_peak();
     printf("read bandwidth: %.1f GB/s   fp32 FMA peak: %.1f GFLOP/s\n\n", bw / 1e9, peak / 1e9);
 

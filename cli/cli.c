@@ -4,14 +4,27 @@
 #include "cli.h"
 #include "tokenizer/tokenizer.h"
 
+// -t/--threads N is taken by every command; a command's own -t (e.g. distill's --teacher) keeps -t
+static int64_t g_threads;
+static const cli_opt k_threads_opt = {"threads", 't', OPT_INT, &g_threads,
+                                      "CPU threads, 1 to 1024 (default ARWKV_THREADS, OMP_NUM_THREADS or all CPUs)"};
+
+static const cli_opt *find_short(const cli_opt *opts, int n, char c) {
+    for (int j = 0; j < n; j++)
+        if (opts[j].short_name == c) return &opts[j];
+    return NULL;
+}
+
+static void print_opt(FILE *f, const cli_opt *o, int with_short) {
+    char sc = with_short ? o->short_name : 0, name[64];
+    snprintf(name, sizeof name, "%s%c%s--%s", sc ? "-" : "", sc ? sc : ' ', sc ? ", " : "  ", o->name);
+    fprintf(f, "  %-22s %s\n", sc ? name : name + 2, o->help);
+}
+
 static void print_usage(FILE *f, const char *cmd, const char *usage, const cli_opt *opts, int n) {
     fprintf(f, "usage: arwkv %s %s\n", cmd, usage);
-    for (int i = 0; i < n; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "%s%c%s--%s", opts[i].short_name ? "-" : "", opts[i].short_name ? opts[i].short_name : ' ',
-                 opts[i].short_name ? ", " : "  ", opts[i].name);
-        fprintf(f, "  %-22s %s\n", opts[i].short_name ? name : name + 2, opts[i].help);
-    }
+    for (int i = 0; i < n; i++) print_opt(f, &opts[i], 1);
+    print_opt(f, &k_threads_opt, !find_short(opts, n, k_threads_opt.short_name));
 }
 
 static int parse_value(const char *cmd, const cli_opt *o, const char *v) {
@@ -58,10 +71,11 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, int n, const char *usa
             size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
             for (int j = 0; j < n; j++)
                 if (strlen(opts[j].name) == len && !strncmp(opts[j].name, a + 2, len)) o = &opts[j];
+            if (!o && len == strlen(k_threads_opt.name) && !strncmp(k_threads_opt.name, a + 2, len)) o = &k_threads_opt;
             if (eq) inline_val = eq + 1;
         } else if (a[0] == '-' && a[1] && !a[2]) {
-            for (int j = 0; j < n; j++)
-                if (opts[j].short_name == a[1]) o = &opts[j];
+            o = find_short(opts, n, a[1]);
+            if (!o && a[1] == k_threads_opt.short_name) o = &k_threads_opt;
         }
         if (!o) {
             fprintf(stderr, "arwkv %s: unknown option '%s'\n", cmd, a);
@@ -81,6 +95,14 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, int n, const char *usa
             v = argv[++i];
         }
         if (parse_value(cmd, o, v)) return -1;
+        if (o == &k_threads_opt && (g_threads < 1 || g_threads > 1024)) {
+            fprintf(stderr, "arwkv %s: --threads expects 1 to 1024, got '%s'\n", cmd, v);
+            return -1;
+        }
+    }
+    if (g_threads && arwkv_set_threads((int32_t)g_threads)) {
+        fprintf(stderr, "arwkv %s: %s\n", cmd, arwkv_last_error());
+        return -1;
     }
     return 0;
 }

@@ -1,8 +1,21 @@
 // arwkv bench: decode and prefill throughput of a Qwen2.5-0.5B-shaped teacher and its student,
 // against bounds measured in the same run (read bandwidth for decode, GFLOP/s for prefill).
-#include <omp.h>
+// --contended measures decode at N threads and at 1 thread while one busy process runs per CPU.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "core/pool.h"
+
+static const struct {
+    const char *name;
+    arwkv_arch arch;
+} k_kinds[] = {{"qwen2", ARWKV_ARCH_QWEN2}, {"arwkv", ARWKV_ARCH_RWKV_HYBRID}};
 
 static int ensure_model(const char *dir, arwkv_arch arch, arwkv_dtype dt) {
     char *cfg = path_join(dir, "config.json");
@@ -20,6 +33,19 @@ static int ensure_model(const char *dir, arwkv_arch arch, arwkv_dtype dt) {
     int rc = arwkv_model_save(m, dir, dt);
     arwkv_model_free(m);
     return rc;
+}
+
+static const char *model_name(const arwkv_config *c) {
+    return c->arch == ARWKV_ARCH_QWEN2 ? "teacher qwen2" : "student arwkv";
+}
+
+// tokens/s of n one-token forward passes after what s holds
+static int decode_rate(const arwkv_model *m, arwkv_state *s, const int32_t *ids, int n, float *logits, double *tps) {
+    double t0 = time_now();
+    for (int i = 0; i < n; i++)
+        if (arwkv_forward(m, s, ids + i, 1, logits, 0)) return -1;
+    *tps = n / (time_now() - t0);
+    return 0;
 }
 
 static int bench_one(const char *dir, double bw, int n_decode, int n_prefill) {
@@ -43,12 +69,11 @@ static int bench_one(const char *dir, double bw, int n_decode, int n_prefill) {
         if (dt < best_pf) best_pf = dt;
     }
     // decode: one token at a time after the prefill
-    double t0 = time_now();
-    for (int i = 0; i < n_decode && rc == 0; i++) rc = arwkv_forward(m, s, ids + n_prefill + i, 1, logits, 0);
-    double dec = time_now() - t0;
+    double dec_tps = 0;
+    if (rc == 0) rc = decode_rate(m, s, ids + n_prefill, n_decode, logits, &dec_tps);
     if (rc == 0) {
-        const char *name = c->arch == ARWKV_ARCH_QWEN2 ? "teacher qwen2" : "student arwkv";
-        double dec_tps = n_decode / dec, bound = bw / bytes, pf_tps = n_prefill / best_pf;
+        const char *name = model_name(c);
+        double bound = bw / bytes, pf_tps = n_prefill / best_pf;
         // prefill needs only the last token's logits: count the matrix products of every layer plus one lm_head row
         double lm = (double)c->n_vocab * c->n_embd, pf_flops = 2.0 * ((macs - lm) * n_prefill + lm);
         printf("%-14s decode  %7.2f tok/s  bound %6.2f tok/s (%.0f MB/token)  ratio %5.1f%%\n", name, dec_tps, bound,
@@ -66,15 +91,80 @@ static int bench_one(const char *dir, double bw, int n_decode, int n_prefill) {
     return rc;
 }
 
+// ---- --contended: decode while every CPU also runs a busy loop ------------------------------------
+
+// one busy-looping child per CPU; each dies with this process even if it is killed first
+static int spinners_start(pid_t *pids, int n) {
+    pid_t parent = getpid();
+    for (int i = 0; i < n; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent) _exit(0);
+            for (volatile unsigned long k = 0;; k++) {}
+        }
+        if (pids[i] < 0) return i;
+    }
+    return n;
+}
+
+static void spinners_stop(const pid_t *pids, int n) {
+    for (int i = 0; i < n; i++) kill(pids[i], SIGKILL);
+    for (int i = 0; i < n; i++) waitpid(pids[i], NULL, 0);
+}
+
+// decode at nth threads, then at 1 thread, each from an empty state
+static int bench_contended_one(const char *dir, int nth, int n_decode) {
+    arwkv_model *m;
+    if (arwkv_model_load(&m, dir, NULL)) return -1;
+    const arwkv_config *c = arwkv_model_config(m);
+    arwkv_state *s = NULL;
+    int32_t *ids = malloc((size_t)n_decode * sizeof(int32_t));
+    float *logits = malloc((size_t)c->n_vocab * sizeof(float));
+    for (int i = 0; i < n_decode; i++) ids[i] = (int32_t)((i * 7919) % c->n_vocab);
+    double tps[2] = {0, 0};
+    int counts[2] = {nth, 1};
+    int rc = arwkv_state_init(&s, m, n_decode + 1);
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        arwkv_state_reset(s);
+        rc = pool_set_threads(counts[k]) || decode_rate(m, s, ids, n_decode, logits, &tps[k]);
+    }
+    if (pool_set_threads(nth)) rc = -1;
+    if (rc == 0)
+        printf("%-14s decode  %2d threads %7.2f tok/s   1 thread %7.2f tok/s\n", model_name(c), nth, tps[0], tps[1]);
+    arwkv_state_free(s);
+    free(ids);
+    free(logits);
+    arwkv_model_free(m);
+    return rc;
+}
+
+static int bench_contended(const char **dirs, int n_dirs, int n_decode) {
+    cpu_set_t set;
+    int ncpu = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1, nth = pool_threads();
+    pid_t *pids = malloc((size_t)ncpu * sizeof *pids);
+    if (!pids) return arwkv_set_error("bench: out of memory");
+    int started = spinners_start(pids, ncpu), rc = 0;
+    if (started < ncpu) rc = arwkv_set_error("bench: could not start %d busy processes (fork: %s)", ncpu, strerror(errno));
+    else printf("contended: %d busy processes, one per CPU\n", ncpu);
+    fflush(stdout);
+    for (int i = 0; i < n_dirs && rc == 0; i++) rc = bench_contended_one(dirs[i], nth, n_decode);
+    spinners_stop(pids, started);
+    free(pids);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *arch = "both", *dir = NULL;
     int64_t n_decode = 32, n_prefill = 512;
+    int contended = 0;
     cli_opt opts[] = {
         {"model", 'm', OPT_STR, &model, "benchmark this model directory instead of the built-in shapes"},
         {"arch", 0, OPT_STR, &arch, "qwen2, arwkv or both (default) for the built-in Qwen2.5-0.5B shapes"},
         {"cache-dir", 0, OPT_STR, &dir, "where the random bf16 models are kept (default /tmp/arwkv-bench)"},
         {"decode", 0, OPT_INT, &n_decode, "tokens to decode (default 32)"},
         {"prefill", 0, OPT_INT, &n_prefill, "prompt length for prefill (default 512)"},
+        {"contended", 0, OPT_FLAG, &contended, "decode at N threads and at 1 thread with one busy process per CPU"},
     };
     if (cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "[-m DIR] [options]")) return 2;
     if (n_decode < 1 || n_prefill < 1) {
@@ -85,16 +175,30 @@ int cmd_bench(int argc, char **argv) {
         fprintf(stderr, "arwkv bench: --arch must be qwen2, arwkv or both\n");
         return 2;
     }
+    if (contended) {
+        // the models are written before the busy processes start
+        char *subs[2] = {NULL, NULL};
+        const char *dirs[2] = {model, NULL};
+        int n_dirs = model ? 1 : 0, rc = 0;
+        for (int i = 0; i < 2 && !model && rc == 0; i++) {
+            if (strcmp(arch, "both") && strcmp(arch, k_kinds[i].name)) continue;
+            subs[i] = path_join(dir ? dir : "/tmp/arwkv-bench", k_kinds[i].name);
+            dirs[n_dirs++] = subs[i];
+            rc = ensure_model(subs[i], k_kinds[i].arch, ARWKV_BF16);
+        }
+        if (rc == 0) rc = bench_contended(dirs, n_dirs, (int)n_decode);
+        free(subs[0]);
+        free(subs[1]);
+        return rc ? cli_fail() : 0;
+    }
     double bw = arwkv_read_bandwidth((size_t)1 << 30);
-    printf("read bandwidth: %.1f GB/s (%d threads)\n", bw / 1e9, omp_get_max_threads());
+    printf("read bandwidth: %.1f GB/s (%d threads)\n", bw / 1e9, pool_threads());
     if (model) return bench_one(model, bw, (int)n_decode, (int)n_prefill) ? cli_fail() : 0;
     if (!dir) dir = "/tmp/arwkv-bench";
-    static const struct { const char *name; arwkv_arch arch; } kinds[] = {
-        {"qwen2", ARWKV_ARCH_QWEN2}, {"arwkv", ARWKV_ARCH_RWKV_HYBRID}};
     for (int i = 0; i < 2; i++) {
-        if (strcmp(arch, "both") && strcmp(arch, kinds[i].name)) continue;
-        char *sub = path_join(dir, kinds[i].name);
-        int rc = ensure_model(sub, kinds[i].arch, ARWKV_BF16) || bench_one(sub, bw, (int)n_decode, (int)n_prefill);
+        if (strcmp(arch, "both") && strcmp(arch, k_kinds[i].name)) continue;
+        char *sub = path_join(dir, k_kinds[i].name);
+        int rc = ensure_model(sub, k_kinds[i].arch, ARWKV_BF16) || bench_one(sub, bw, (int)n_decode, (int)n_prefill);
         free(sub);
         if (rc) return cli_fail();
     }

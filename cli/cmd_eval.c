@@ -60,8 +60,8 @@ static int ends_with(const char *s, const char *suffix) {
 
 // plain text: the windows of `arwkv perplexity`; words and bytes are prorated to the tokens
 // scored (all but the first of each window), so that the per-word and per-byte rates stay honest
-static int run_text_perplexity(const eval_args *a, const arwkv_model *m, const tokenizer *tok, int32_t ctx,
-                               eval_results *rs) {
+static int run_text_perplexity(const eval_args *a, const arwkv_model *m, const arwkv_tokenizer *tok,
+                               int32_t ctx, eval_results *rs) {
     size_t len;
     char *text = file_read_all(a->data, &len);
     if (!text) return -1;
@@ -69,7 +69,7 @@ static int run_text_perplexity(const eval_args *a, const arwkv_model *m, const t
     size_t n = 0;
     double ppl;
     int64_t scored = 0;
-    int rc = tokenizer_encode(tok, text, len, &ids, &n, 1);
+    int rc = arwkv_tokenize(tok, text, len, &ids, &n, 1);
     if (rc) arwkv_wrap_error("%s", a->data);
     if (!rc) rc = arwkv_perplexity(m, ids, (int64_t)n, ctx, &ppl, &scored, 1);
     if (!rc) {
@@ -95,12 +95,13 @@ typedef struct {
 
 static int run_model(const eval_args *a, const eval_plan *p, int kind, const char *dir, eval_results *rs) {
     arwkv_model *m = NULL;
-    tokenizer *tok = NULL;
+    arwkv_tokenizer *tok = NULL;
     eval_backend b = {0};
     eval_doc_result *res = NULL;
     double t0 = time_now();
     eval_model_opts mo = {.max_length = (int32_t)a->max_length, .no_reuse = a->no_reuse};
-    int rc = cli_load_model(dir, a->dtype, &m) || tokenizer_load(&tok, dir) || eval_model_backend_init(&b, m, tok, &mo);
+    int rc = cli_load_model(dir, a->dtype, &m) || arwkv_tokenizer_load(&tok, dir) ||
+             eval_model_backend_init(&b, m, tok, &mo);
     if (rc) goto done;
     if (kind == TASK_TEXT_PPL) {
         int32_t ctx = (int32_t)(a->ctx > 0 ? a->ctx : 512);
@@ -149,7 +150,7 @@ done:
     if (rc) arwkv_wrap_error("%s", dir);
     free(res);
     if (b.ctx) eval_model_backend_free(&b);
-    tokenizer_free(tok);
+    arwkv_tokenizer_free(tok);
     arwkv_model_free(m);
     return rc;
 }

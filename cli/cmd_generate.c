@@ -1,6 +1,5 @@
 // arwkv generate: stream a continuation of a prompt; the state can be saved and resumed.
 #include "cli.h"
-#include "tokenizer/tokenizer.h"
 
 typedef struct {
     const char *model, *prompt, *state_in, *state_out, *chat, *dtype;
@@ -8,33 +7,33 @@ typedef struct {
     double temp, top_p;
 } gen_args;
 
-static int encode_prompt(const tokenizer *tk, const gen_args *a, int32_t **ids, size_t *n) {
-    if (!a->prompt) {
-        *ids = NULL;
-        *n = 0;
-        return 0;
-    }
-    if (!a->chat) return tokenizer_encode(tk, a->prompt, strlen(a->prompt), ids, n, 1);
-    tokenizer_message msg = {.role = "user", .content = a->prompt};
-    uint8_t *mask;
-    if (tokenizer_chat_encode(tk, &msg, 1, 1, ids, &mask, n)) return -1;
-    free(mask);
-    return 0;
+static int encode_prompt(const arwkv_tokenizer *tk, const gen_args *a, int32_t **ids, size_t *n) {
+    *ids = NULL;
+    *n = 0;
+    if (!a->prompt) return 0;
+    if (!a->chat) return arwkv_tokenize(tk, a->prompt, strlen(a->prompt), ids, n, 1);
+    // the rendered template's markup is special-token text
+    arwkv_chat_msg msg = {.role = "user", .content = a->prompt};
+    char *text;
+    if (arwkv_chat_render(tk, &msg, 1, 1, &text)) return -1;
+    int rc = arwkv_tokenize(tk, text, strlen(text), ids, n, 1);
+    free(text);
+    return rc;
 }
 
-static int run(const gen_args *a, arwkv_model *m, tokenizer *tk) {
+static int run(const gen_args *a, arwkv_model *m, arwkv_tokenizer *tk) {
     const arwkv_config *c = arwkv_model_config(m);
     int32_t *ids = NULL;
     size_t n_prompt = 0;
     if (encode_prompt(tk, a, &ids, &n_prompt)) return -1;
     arwkv_state *s = NULL;
     arwkv_sampler *sp = NULL;
-    tokenizer_stream *ts = NULL;
+    arwkv_token_stream *ts = NULL;
     float *logits = malloc((size_t)c->n_vocab * sizeof(float));
     int rc = -1, have_logits = 0;
     if (arwkv_state_init(&s, m, a->state_in ? c->max_pos : (int32_t)(n_prompt + (size_t)a->n + 1)) ||
         arwkv_sampler_init(&sp, c->n_vocab, (float)a->temp, (int32_t)a->top_k, (float)a->top_p, (uint64_t)a->seed) ||
-        tokenizer_stream_init(&ts, tk, 1))
+        arwkv_token_stream_init(&ts, tk, 1))
         goto done;
     if (a->state_in && arwkv_state_load(s, a->state_in, logits, &have_logits)) goto done;
     if (n_prompt) {
@@ -46,25 +45,25 @@ static int run(const gen_args *a, arwkv_model *m, tokenizer *tk) {
         goto done;
     }
     if (a->state_out && arwkv_state_save(s, a->state_out, logits)) goto done;
-    const tokenizer_special_ids *sp_ids = tokenizer_special(tk);
+    arwkv_special_tokens sp_ids = arwkv_tokenizer_special(tk);
     for (int64_t i = 0; i < a->n; i++) {
         int32_t tok = arwkv_sampler_sample(sp, logits);
-        if (tok == c->eos_id || tok == sp_ids->eos || tok == sp_ids->im_end || tok == sp_ids->endoftext) break;
+        if (tok == c->eos_id || tok == sp_ids.eos || tok == sp_ids.im_end || tok == sp_ids.endoftext) break;
         const char *text;
         size_t len;
-        if (tokenizer_stream_push(ts, tok, &text, &len)) goto done;
+        if (arwkv_token_stream_push(ts, tok, &text, &len)) goto done;
         fwrite(text, 1, len, stdout);
         fflush(stdout);
         if (i + 1 < a->n && arwkv_forward(m, s, &tok, 1, logits, 0)) goto done;
     }
     const char *text;
     size_t len;
-    if (tokenizer_stream_flush(ts, &text, &len)) goto done;
+    if (arwkv_token_stream_flush(ts, &text, &len)) goto done;
     fwrite(text, 1, len, stdout);
     putchar('\n');
     rc = 0;
 done:
-    tokenizer_stream_free(ts);
+    arwkv_token_stream_free(ts);
     arwkv_sampler_free(sp);
     arwkv_state_free(s);
     free(logits);
@@ -98,10 +97,10 @@ int cmd_generate(int argc, char **argv) {
         return 2;
     }
     arwkv_model *m = NULL;
-    tokenizer *tk = NULL;
-    int rc = cli_load_model(a.model, a.dtype, &m) || tokenizer_load(&tk, a.model) ||
-             (a.chat && tokenizer_set_chat_template(tk, a.chat)) || run(&a, m, tk);
-    tokenizer_free(tk);
+    arwkv_tokenizer *tk = NULL;
+    int rc = cli_load_model(a.model, a.dtype, &m) || arwkv_tokenizer_load(&tk, a.model) ||
+             (a.chat && arwkv_chat_set_template(tk, a.chat)) || run(&a, m, tk);
+    arwkv_tokenizer_free(tk);
     arwkv_model_free(m);
     return rc ? cli_fail() : 0;
 }

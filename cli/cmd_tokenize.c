@@ -2,7 +2,6 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "tokenizer/tokenizer.h"
 
 int cmd_tokenize(int argc, char **argv) {
     const char *model = NULL, *file = NULL;
@@ -15,16 +14,16 @@ int cmd_tokenize(int argc, char **argv) {
     if (cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "-m DIR [-f FILE] [--no-special]")) return 2;
     if (cli_require(argv[0], "-m DIR", model)) return 2;
     const char *name = file ? file : "<stdin>";
-    tokenizer *t;
-    if (tokenizer_load(&t, model)) return cli_fail();
+    arwkv_tokenizer *t;
+    if (arwkv_tokenizer_load(&t, model)) return cli_fail();
     size_t len;
     char *text = file_read_all(file ? file : "/dev/stdin", &len);
     int32_t *ids = NULL;
     size_t n = 0;
-    int rc = text ? tokenizer_encode(t, text, len, &ids, &n, !no_special) : -1;
+    int rc = text ? arwkv_tokenize(t, text, len, &ids, &n, !no_special) : -1;
     if (rc && text) arwkv_wrap_error("%s", name);
     free(text);
-    tokenizer_free(t);
+    arwkv_tokenizer_free(t);
     if (rc) return cli_fail();
     // the whole input's ids on one line, separated by single spaces
     char buf[1 << 16];
@@ -57,25 +56,25 @@ int cmd_detokenize(int argc, char **argv) {
     if (cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "-m DIR [-f IDS_FILE] [--skip-special]"))
         return 2;
     if (cli_require(argv[0], "-m DIR", model)) return 2;
-    tokenizer *t;
-    if (tokenizer_load(&t, model)) return cli_fail();
+    arwkv_tokenizer *t;
+    if (arwkv_tokenizer_load(&t, model)) return cli_fail();
     int32_t *ids = NULL;
     size_t n = 0;
     if (cli_read_ids(file ? file : "-", &ids, &n)) {
-        tokenizer_free(t);
+        arwkv_tokenizer_free(t);
         return cli_fail();
     }
     // the library skips ids without a token (as decoding model output must); here they are
     // a mistake in the input
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++)
-        if (!tokenizer_token_bytes(t, ids[i], NULL))
+        if (!arwkv_token_piece(t, ids[i], NULL))
             rc = arwkv_set_error("%s: id %zu: %d is not a token of %s (%d ids)", file ? file : "<stdin>", i,
-                                 ids[i], model, tokenizer_vocab_size(t));
+                                 ids[i], model, arwkv_tokenizer_vocab_size(t));
     char *bytes = NULL;
     size_t len = 0;
-    if (!rc) rc = tokenizer_decode_ex(t, ids, n, skip_special, &bytes, &len);
-    tokenizer_free(t);
+    if (!rc) rc = arwkv_detokenize(t, ids, n, skip_special, &bytes, &len);
+    arwkv_tokenizer_free(t);
     free(ids);
     if (rc) return cli_fail();
     fwrite(bytes, 1, len, stdout);

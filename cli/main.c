@@ -31,6 +31,20 @@ static void usage(FILE *f) {
     fprintf(f, "\n'arwkv <command> --help' lists a command's options.\n");
 }
 
+// ARWKV_THREADS, when set, must be a count: a typo should not quietly run on every CPU
+static int threads_from_env(void) {
+    const char *v = getenv("ARWKV_THREADS");
+    if (v) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (end == v || *end || n < 1 || n > 1024) {
+            fprintf(stderr, "arwkv: ARWKV_THREADS must be 1 to 1024, got '%s'\n", v);
+            return -1;
+        }
+    }
+    return arwkv_set_threads(0);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
@@ -40,6 +54,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
+    if (threads_from_env()) return 2;
     for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
         if (!strcmp(argv[1], k_commands[i].name)) return k_commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "arwkv: unknown command '%s' (see 'arwkv --help')\n", argv[1]);

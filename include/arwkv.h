@@ -58,6 +58,7 @@ typedef struct {
     int32_t all_f32;         // 1: every tensor as one contiguous fp32 buffer (training)
     int32_t act_dtype;       // ARWKV_F32 (0, default): fp32 activations; ARWKV_F16/BF16: the inputs of
                              // every matrix product are rounded to that type (fp16/bf16 inference)
+    const char *device;      // NULL or "cpu": the CPU; "cuda" / "cuda:N": weights and states on that GPU
 } arwkv_load_opts;
 
 int  arwkv_model_load(arwkv_model **out, const char *dir, const arwkv_load_opts *opts);
@@ -118,16 +119,92 @@ int arwkv_state_save(const arwkv_state *s, const char *path, const float *last_l
 // is filled when the file has them and it is not NULL; *has_logits tells whether it did.
 int arwkv_state_load(arwkv_state *s, const char *path, float *last_logits, int *has_logits);
 
+// In-memory state operations, for reusing a shared prompt prefix (evaluation, a server). States
+// and snapshots work across models of the same shape; another shape is a clear error.
+//
+// dst, with its own buffers, takes src's position and contents (the teacher's cache rows below it);
+// a teacher's dst must have room for src's position.
+int arwkv_state_copy(arwkv_state *dst, const arwkv_state *src);
+// A compact host copy of a state: the student's whole RNN state, the teacher's KV cache only up to
+// the current position. *out is new; free it with arwkv_snapshot_free.
+typedef struct arwkv_snapshot arwkv_snapshot;
+int arwkv_state_snapshot(const arwkv_state *s, arwkv_snapshot **out);
+// s continues from where the snapshot was taken; a teacher's cache must have room for its position.
+int arwkv_state_restore(arwkv_state *s, const arwkv_snapshot *snap);
+void arwkv_snapshot_free(arwkv_snapshot *snap);
+size_t arwkv_snapshot_bytes(const arwkv_snapshot *snap);   // the floats it holds, in bytes
+int32_t arwkv_snapshot_pos(const arwkv_snapshot *snap);
+// Moves the position back to pos without copying: a teacher's cache below pos still holds that
+// prefix. A student's RNN state cannot go back, so it accepts only its own position or 0 (a reset).
+int arwkv_state_rewind(arwkv_state *s, int32_t pos);
+
 // Token sampling: temperature 0 is greedy (first maximum); else top-k, then top-p, then a draw.
 typedef struct arwkv_sampler arwkv_sampler;
 int  arwkv_sampler_init(arwkv_sampler **out, int32_t n_vocab, float temp, int32_t top_k, float top_p, uint64_t seed);
 int32_t arwkv_sampler_sample(arwkv_sampler *sp, const float *logits);
 void arwkv_sampler_free(arwkv_sampler *sp);
 
+// ---- tokenizer --------------------------------------------------------------------------------
+// The byte-level BPE tokenizer of a model directory (tokenizer.json, tokenizer_config.json) and its
+// ChatML chat template. Ids equal Hugging Face's encode(text, add_special_tokens=False). A loaded
+// tokenizer is read-only: tokenize and detokenize may run on many threads at once.
+typedef struct arwkv_tokenizer arwkv_tokenizer;
+
+// Ids of the tokens prompting and generation need; -1 when the tokenizer has none.
+typedef struct {
+    int32_t bos, eos, pad, unk;           // from tokenizer_config.json
+    int32_t endoftext, im_start, im_end;  // <|endoftext|> <|im_start|> <|im_end|>
+} arwkv_special_tokens;
+
+// path: a model directory, or a tokenizer.json file (tokenizer_config.json is looked for beside it)
+int  arwkv_tokenizer_load(arwkv_tokenizer **out, const char *path);
+void arwkv_tokenizer_free(arwkv_tokenizer *t);
+int32_t arwkv_tokenizer_vocab_size(const arwkv_tokenizer *t);   // max id + 1, added tokens included
+arwkv_special_tokens arwkv_tokenizer_special(const arwkv_tokenizer *t);
+// len bytes of UTF-8 -> *ids (malloc'd). allow_special: special-token text such as "<|im_end|>"
+// becomes its id, else it is plain text. Invalid UTF-8 fails naming the byte offset.
+int  arwkv_tokenize(const arwkv_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
+                    int allow_special);
+// The tokens' bytes concatenated (exact, possibly not valid UTF-8); *text is malloc'd and
+// NUL-terminated (the NUL not counted in *len). skip_special leaves special tokens out. Ids without
+// a token add nothing, as in Hugging Face; negative ids fail.
+int  arwkv_detokenize(const arwkv_tokenizer *t, const int32_t *ids, size_t n, int skip_special, char **text,
+                      size_t *len);
+// Raw bytes of one token (not NUL-terminated); NULL when id has no token.
+const char *arwkv_token_piece(const arwkv_tokenizer *t, int32_t id, size_t *len);
+
+// Streaming detokenization for generation: one id in, only whole UTF-8 characters out (an
+// unfinished one waits for the next token); the concatenated output equals arwkv_detokenize's.
+typedef struct arwkv_token_stream arwkv_token_stream;
+int  arwkv_token_stream_init(arwkv_token_stream **out, const arwkv_tokenizer *t, int skip_special);
+// *text points into the stream, valid until the next call; *len may be 0.
+int  arwkv_token_stream_push(arwkv_token_stream *s, int32_t id, const char **text, size_t *len);
+int  arwkv_token_stream_flush(arwkv_token_stream *s, const char **text, size_t *len);   // what is left
+void arwkv_token_stream_free(arwkv_token_stream *s);
+
+typedef struct {
+    const char *role;      // "system", "user", "assistant", ...
+    const char *content;   // UTF-8, NUL-terminated
+} arwkv_chat_msg;
+
+// Overrides the template tokenizer_config.json selects: "chatml", "none" (contents concatenated)
+// or "auto" (the file's). Setup, not for concurrent use.
+int arwkv_chat_set_template(arwkv_tokenizer *t, const char *name);
+// Renders n messages, then "<|im_start|>assistant\n" when add_generation_prompt; *out is malloc'd and
+// NUL-terminated. Tokenize it with allow_special to get the ids the model was trained on.
+int arwkv_chat_render(const arwkv_tokenizer *t, const arwkv_chat_msg *msgs, int32_t n, int add_generation_prompt,
+                      char **out);
+
 // While set, forward passes store, for every layer l and token at position p (pos0 <= p < pos0+len),
 // the attention/time-mix block's normed input at h[(l*len + p-pos0)*D] and its output (before the
 // residual add) at y[...] likewise; stage-1 alignment trains on these. NULL h and y stop capturing.
+// h and y are buffers of the model's device (host memory on the CPU).
 void arwkv_state_capture(arwkv_state *s, float *h, float *y, int32_t pos0, int32_t len);
+
+// Threads of the CPU kernels, 1 to 1024 (the calling thread counts as one); 0 restores the default:
+// ARWKV_THREADS, else OMP_NUM_THREADS, else the CPUs this process may run on. Not from inside a
+// forward pass. -1 with the error set on a bad count.
+int arwkv_set_threads(int32_t n);
 
 #ifdef __cplusplus
 }

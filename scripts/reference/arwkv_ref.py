@@ -1,4 +1,4 @@
-"""ARWKV student (model.md section 2) in float64, written from the spec only.
+"""ARWKV student (docs/model.md §2) in float64, written from the spec only.
 
 Two forms of the same model: forward() runs whole sequences (projections batched over time,
 then the WKV scan), step() runs one token against an explicit recurrent state. A third,

@@ -1,4 +1,4 @@
-"""Qwen2 teacher forward in float64 (model.md section 1), written from the spec only.
+"""Qwen2 teacher forward in float64 (docs/model.md §1), written from the spec only.
 
 Weights are a dict {HF name: float64 tensor}; every function is plain torch so autograd
 works through it for the training goldens.

@@ -1,4 +1,4 @@
-"""Minimal safetensors reader/writer (formats.md), pure Python + numpy/torch.
+"""Minimal safetensors reader/writer (docs/formats.md §2), pure Python + numpy/torch.
 
 Tensors are handed in and out as torch tensors. BF16 goes through torch.bfloat16
 views of int16 data so no value is ever re-rounded on read.

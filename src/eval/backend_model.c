@@ -4,24 +4,22 @@
 
 #include "eval/eval_model.h"
 #include "eval/eval_text.h"
-#include "models/model.h"
 
 enum { MAX_SNAPS = 16 };   // saved states along the current context; bounds the student's copies
 
 typedef struct {
     int32_t pos;
-    float *state;    // student: shift then wkv (the teacher's cache is rewound instead)
-    float *logits;   // V: the logits predicting the token at pos
+    arwkv_snapshot *state;   // student only: the teacher's cache is rewound instead
+    float *logits;           // V: the logits predicting the token at pos
 } snapshot;
 
 typedef struct {
     const arwkv_model *m;
-    const tokenizer *tok;
+    const arwkv_tokenizer *tok;
     eval_model_opts opts;
     arwkv_state *s;
     int32_t cap;               // tokens the state can hold (teacher KV cache); 0 before allocation
     int32_t V, teacher;
-    size_t shift_n, wkv_n;     // student state floats
     float *last;               // V: logits predicting the token at the live state's position
     float *rows;               // (BLOCK, V): logits of one continuation piece
     snapshot snaps[MAX_SNAPS]; // positions ascending, all prefixes of path
@@ -54,16 +52,11 @@ static int ensure_state(model_backend *mb, size_t need) {
     if (mb->teacher && cap > mb->opts.max_length + 1 && need <= (size_t)mb->opts.max_length + 1) cap = mb->opts.max_length + 1;
     arwkv_state *s;
     if (arwkv_state_init(&s, mb->m, mb->teacher ? cap : 1)) return -1;
-    if (mb->s) {   // the teacher's cache rows, (L, Hkv, max_ctx, hd), up to the old position
-        const arwkv_config *c = &mb->m->cfg;
-        size_t hd = (size_t)c->head_dim, rows = (size_t)mb->s->pos;
-        for (size_t lh = 0; lh < (size_t)c->n_layer * c->n_kv_head; lh++) {
-            memcpy(s->kcache + lh * cap * hd, mb->s->kcache + lh * mb->cap * hd, rows * hd * sizeof(float));
-            memcpy(s->vcache + lh * cap * hd, mb->s->vcache + lh * mb->cap * hd, rows * hd * sizeof(float));
-        }
-        s->pos = mb->s->pos;
-        arwkv_state_free(mb->s);
+    if (mb->s && arwkv_state_copy(s, mb->s)) {
+        arwkv_state_free(s);
+        return -1;
     }
+    arwkv_state_free(mb->s);
     mb->s = s;
     mb->cap = cap;
     return 0;
@@ -72,29 +65,23 @@ static int ensure_state(model_backend *mb, size_t need) {
 static int snapshot_push(model_backend *mb) {
     if (mb->nsnaps == MAX_SNAPS) mb->nsnaps--;   // keep the deepest: the next request starts there
     snapshot *sn = &mb->snaps[mb->nsnaps];
-    if (!sn->logits) {
-        sn->logits = malloc((size_t)mb->V * sizeof(float));
-        if (!mb->teacher) sn->state = malloc((mb->shift_n + mb->wkv_n) * sizeof(float));
-        if (!sn->logits || (!mb->teacher && !sn->state)) return arwkv_set_error("eval: out of memory for a saved state");
-    }
-    sn->pos = mb->s->pos;
+    if (!sn->logits && !(sn->logits = malloc((size_t)mb->V * sizeof(float))))
+        return arwkv_set_error("eval: out of memory for a saved state");
+    arwkv_snapshot_free(sn->state);
+    sn->state = NULL;
+    if (!mb->teacher && arwkv_state_snapshot(mb->s, &sn->state)) return -1;
+    sn->pos = arwkv_state_pos(mb->s);
     memcpy(sn->logits, mb->last, (size_t)mb->V * sizeof(float));
-    if (!mb->teacher) {
-        memcpy(sn->state, mb->s->shift, mb->shift_n * sizeof(float));
-        memcpy(sn->state + mb->shift_n, mb->s->wkv, mb->wkv_n * sizeof(float));
-    }
     mb->nsnaps++;
     return 0;
 }
 
-static void snapshot_restore(model_backend *mb, const snapshot *sn) {
-    if (!mb->teacher) {
-        memcpy(mb->s->shift, sn->state, mb->shift_n * sizeof(float));
-        memcpy(mb->s->wkv, sn->state + mb->shift_n, mb->wkv_n * sizeof(float));
-    }
-    // the teacher's cache below pos still holds this prefix: later tokens only wrote past it
-    mb->s->pos = sn->pos;
+// the teacher's cache below pos still holds this prefix (later tokens only wrote past it), so it
+// is rewound; the student's state is restored
+static int snapshot_restore(model_backend *mb, const snapshot *sn) {
+    if (mb->teacher ? arwkv_state_rewind(mb->s, sn->pos) : arwkv_state_restore(mb->s, sn->state)) return -1;
     memcpy(mb->last, sn->logits, (size_t)mb->V * sizeof(float));
+    return 0;
 }
 
 static int set_path(model_backend *mb, const int32_t *ids, size_t n) {
@@ -154,8 +141,8 @@ static int score_one(model_backend *mb, const eval_ll_request *r, int has_next, 
         mb->nsnaps--;
     size_t p = 0;
     if (mb->nsnaps) {
-        snapshot_restore(mb, &mb->snaps[mb->nsnaps - 1]);
-        p = (size_t)mb->s->pos;
+        if (snapshot_restore(mb, &mb->snaps[mb->nsnaps - 1])) return -1;
+        p = (size_t)arwkv_state_pos(mb->s);
     } else {
         arwkv_state_reset(mb->s);
     }
@@ -234,7 +221,7 @@ static int backend_loglikelihood(void *ctx, const eval_ll_request *reqs, size_t 
 static int backend_encode(void *ctx, const char *text, size_t len, int32_t **ids, size_t *n) {
     model_backend *mb = ctx;
     if (!mb->tok) return arwkv_set_error("eval: this backend has no tokenizer");
-    return tokenizer_encode(mb->tok, text, len, ids, n, 1);
+    return arwkv_tokenize(mb->tok, text, len, ids, n, 1);
 }
 
 static int32_t argmax_row(const float *x, int32_t V) {
@@ -270,8 +257,8 @@ static int backend_generate(void *ctx, const int32_t *ids, size_t n, int32_t max
     mb->npath = 0;
     arwkv_state_reset(mb->s);
     if (arwkv_forward(mb->m, mb->s, ids, (int32_t)n, mb->last, 0)) return -1;
-    tokenizer_stream *ts = NULL;
-    if (tokenizer_stream_init(&ts, mb->tok, 1)) return -1;
+    arwkv_token_stream *ts = NULL;
+    if (arwkv_token_stream_init(&ts, mb->tok, 1)) return -1;
     eval_buf out = {0};
     const char *piece;
     size_t len;
@@ -282,12 +269,12 @@ static int backend_generate(void *ctx, const int32_t *ids, size_t n, int32_t max
         if (stop) break;
         mb->stats.generated++;
         size_t before = out.len;
-        rc = tokenizer_stream_push(ts, t, &piece, &len) || eval_buf_append(&out, piece, len);
+        rc = arwkv_token_stream_push(ts, t, &piece, &len) || eval_buf_append(&out, piece, len);
         if (rc || hit_stop(&out, before, until, nuntil)) break;
         if (i + 1 < max_tokens) rc = arwkv_forward(mb->m, mb->s, &t, 1, mb->last, 0);
     }
-    if (!rc) rc = tokenizer_stream_flush(ts, &piece, &len) || eval_buf_append(&out, piece, len);
-    tokenizer_stream_free(ts);
+    if (!rc) rc = arwkv_token_stream_flush(ts, &piece, &len) || eval_buf_append(&out, piece, len);
+    arwkv_token_stream_free(ts);
     if (rc) {
         eval_buf_free(&out);
         return -1;
@@ -305,7 +292,8 @@ static void add_stop(model_backend *mb, int32_t id) {
     mb->stop[mb->nstop++] = id;
 }
 
-int eval_model_backend_init(eval_backend *b, const arwkv_model *m, const tokenizer *tok, const eval_model_opts *o) {
+int eval_model_backend_init(eval_backend *b, const arwkv_model *m, const arwkv_tokenizer *tok,
+                            const eval_model_opts *o) {
     memset(b, 0, sizeof *b);
     const arwkv_config *c = arwkv_model_config(m);
     model_backend *mb = calloc(1, sizeof *mb);
@@ -316,10 +304,6 @@ int eval_model_backend_init(eval_backend *b, const arwkv_model *m, const tokeniz
     if (mb->opts.max_length <= 0) mb->opts.max_length = c->max_pos > 0 ? c->max_pos : 2048;
     mb->V = c->n_vocab;
     mb->teacher = c->arch == ARWKV_ARCH_QWEN2;
-    if (!mb->teacher) {
-        mb->shift_n = (size_t)c->n_layer * c->n_embd;
-        mb->wkv_n = (size_t)c->n_layer * c->n_head * c->head_dim * c->head_dim;
-    }
     mb->last = malloc((size_t)mb->V * sizeof(float));
     mb->rows = malloc((size_t)EVAL_MODEL_BLOCK * mb->V * sizeof(float));
     if (!mb->last || !mb->rows) {
@@ -328,7 +312,8 @@ int eval_model_backend_init(eval_backend *b, const arwkv_model *m, const tokeniz
         return arwkv_set_error("eval: out of memory for %d x %d logits", EVAL_MODEL_BLOCK, mb->V);
     }
     // the harness's prefix token is the tokenizer's BOS, else its EOS (Qwen2.5 has no BOS)
-    const tokenizer_special_ids *sp = tok ? tokenizer_special(tok) : NULL;
+    arwkv_special_tokens spt = tok ? arwkv_tokenizer_special(tok) : (arwkv_special_tokens){0};
+    const arwkv_special_tokens *sp = tok ? &spt : NULL;
     int32_t eos = sp && sp->eos >= 0 ? sp->eos : c->eos_id;
     int32_t prefix = sp ? (sp->bos >= 0 ? sp->bos : sp->eos) : (c->bos_id >= 0 ? c->bos_id : c->eos_id);
     if (prefix < 0) prefix = eos >= 0 ? eos : 0;
@@ -338,7 +323,7 @@ int eval_model_backend_init(eval_backend *b, const arwkv_model *m, const tokeniz
     if (sp) add_stop(mb, sp->endoftext);
     if (tok && eos >= 0) {
         size_t len;
-        if (tokenizer_decode_ex(tok, &eos, 1, 0, &mb->eos_text, &len)) mb->eos_text = NULL;
+        if (arwkv_detokenize(tok, &eos, 1, 0, &mb->eos_text, &len)) mb->eos_text = NULL;
     }
     *b = (eval_backend){
         .ctx = mb,
@@ -356,7 +341,7 @@ void eval_model_backend_free(eval_backend *b) {
     model_backend *mb = b->ctx;
     if (!mb) return;
     for (int i = 0; i < MAX_SNAPS; i++) {
-        free(mb->snaps[i].state);
+        arwkv_snapshot_free(mb->snaps[i].state);
         free(mb->snaps[i].logits);
     }
     arwkv_state_free(mb->s);

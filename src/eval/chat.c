@@ -5,21 +5,21 @@
 #include "eval/eval_text.h"
 
 // messages: [system] [user] (each only when given), rendered with the generation prompt
-static int render(const tokenizer *tok, const char *system, const char *user, char **out) {
-    tokenizer_message msgs[2];
-    size_t n = 0, len;
-    if (system) msgs[n++] = (tokenizer_message){"system", system};
-    if (user) msgs[n++] = (tokenizer_message){"user", user};
-    return tokenizer_chat_render(tok, msgs, n, 1, out, &len);
+static int render(const arwkv_tokenizer *tok, const char *system, const char *user, char **out) {
+    arwkv_chat_msg msgs[2];
+    int32_t n = 0;
+    if (system) msgs[n++] = (arwkv_chat_msg){"system", system};
+    if (user) msgs[n++] = (arwkv_chat_msg){"user", user};
+    return arwkv_chat_render(tok, msgs, n, 1, out);
 }
 
-int eval_chat_prompt(const tokenizer *tok, const char *system, const char *user, char **out) {
+int eval_chat_prompt(const arwkv_tokenizer *tok, const char *system, const char *user, char **out) {
     return render(tok, system, user, out);
 }
 
 // The rendered context of one doc: the description as the system message, the rest of the plain
 // context (shots, then the question unless the task has multiple inputs) as the user message.
-static int chat_context(const tokenizer *tok, eval_fewshot *fs, const eval_doc *d, char **out) {
+static int chat_context(const arwkv_tokenizer *tok, eval_fewshot *fs, const eval_doc *d, char **out) {
     *out = NULL;
     char *plain = NULL, *desc = eval_doc_description(fs->task, d);
     int rc = !desc || eval_fewshot_context(fs, d, &plain);
@@ -37,7 +37,7 @@ static int chat_context(const tokenizer *tok, eval_fewshot *fs, const eval_doc *
 
 // (context, continuation) of each request of a doc; multiple-input tasks render each partial
 // context as a user turn after the shared context, continuations carry no delimiter
-static int doc_pairs(const eval_backend *b, const tokenizer *tok, const eval_task *t, const eval_doc *d,
+static int doc_pairs(const eval_backend *b, const arwkv_tokenizer *tok, const eval_task *t, const eval_doc *d,
                      const char *ctx, eval_ll_pair *pairs) {
     if (t->output == EVAL_OUT_LOGLIKELIHOOD) return eval_encode_pair(b, ctx, d->target, &pairs[0]);
     for (int32_t c = 0; c < d->n_choices; c++) {
@@ -57,8 +57,8 @@ static int doc_pairs(const eval_backend *b, const tokenizer *tok, const eval_tas
     return 0;
 }
 
-static int run_ll(const eval_backend *b, const tokenizer *tok, const eval_task *t, const eval_doc *docs, size_t nd,
-                  eval_fewshot *fs, const eval_opts *o, eval_doc_result *out, progress *pg) {
+static int run_ll(const eval_backend *b, const arwkv_tokenizer *tok, const eval_task *t, const eval_doc *docs,
+                  size_t nd, eval_fewshot *fs, const eval_opts *o, eval_doc_result *out, progress *pg) {
     size_t chunk = o->chunk_docs ? o->chunk_docs : 256, bs = o->batch_size > 0 ? (size_t)o->batch_size : 1;
     int rc = 0;
     for (size_t d0 = 0; d0 < nd && !rc; d0 += chunk) {
@@ -88,7 +88,7 @@ static int run_ll(const eval_backend *b, const tokenizer *tok, const eval_task *
     return rc;
 }
 
-static int run_generate(const eval_backend *b, const tokenizer *tok, const eval_task *t, const eval_doc *docs,
+static int run_generate(const eval_backend *b, const arwkv_tokenizer *tok, const eval_task *t, const eval_doc *docs,
                         size_t nd, eval_fewshot *fs, const eval_opts *o, eval_doc_result *out, progress *pg) {
     if (!b->generate) return arwkv_set_error("task '%s' needs generation but the backend has none", t->name);
     int32_t max_ctx = b->max_length - o->max_gen_toks;
@@ -127,8 +127,8 @@ static int run_generate(const eval_backend *b, const tokenizer *tok, const eval_
     return rc;
 }
 
-int eval_run_chat(const eval_backend *b, const tokenizer *tok, const eval_task *t, const eval_doc *docs, size_t ndocs,
-                  const eval_doc *pool, size_t npool, const eval_opts *o, eval_doc_result *out) {
+int eval_run_chat(const eval_backend *b, const arwkv_tokenizer *tok, const eval_task *t, const eval_doc *docs,
+                  size_t ndocs, const eval_doc *pool, size_t npool, const eval_opts *o, eval_doc_result *out) {
     if (t->output == EVAL_OUT_ROLLING) return eval_run(b, t, docs, ndocs, pool, npool, o, out);
     size_t nd = o->limit && o->limit < ndocs ? o->limit : ndocs;
     memset(out, 0, nd * sizeof *out);

@@ -10,8 +10,8 @@
 #ifndef ARWKV_EVAL_MODEL_H
 #define ARWKV_EVAL_MODEL_H
 
+#include "arwkv.h"
 #include "eval/eval.h"
-#include "tokenizer/tokenizer.h"
 
 // ---- the model backend -----------------------------------------------------------------------
 
@@ -39,7 +39,8 @@ typedef struct {
 
 // tok may be NULL (encode and generate then fail; prefix token from config.json). m and tok must
 // outlive the backend. Fills b, whose ctx it owns.
-int eval_model_backend_init(eval_backend *b, const arwkv_model *m, const tokenizer *tok, const eval_model_opts *o);
+int eval_model_backend_init(eval_backend *b, const arwkv_model *m, const arwkv_tokenizer *tok,
+                            const eval_model_opts *o);
 void eval_model_backend_free(eval_backend *b);
 const eval_model_stats *eval_model_backend_stats(const eval_backend *b);
 
@@ -51,10 +52,10 @@ const eval_model_stats *eval_model_backend_stats(const eval_backend *b);
 // generation prompt; multiple-choice continuations lose their " " delimiter. Multiple-input tasks
 // (WinoGrande) append each rendered partial context as its own user turn, as the harness does.
 // Rolling (perplexity) tasks have no prompt and run as eval_run does.
-int eval_run_chat(const eval_backend *b, const tokenizer *tok, const eval_task *t, const eval_doc *docs, size_t ndocs,
-                  const eval_doc *pool, size_t npool, const eval_opts *o, eval_doc_result *out);
+int eval_run_chat(const eval_backend *b, const arwkv_tokenizer *tok, const eval_task *t, const eval_doc *docs,
+                  size_t ndocs, const eval_doc *pool, size_t npool, const eval_opts *o, eval_doc_result *out);
 // Renders one user message (after an optional system message) with the generation prompt.
-int eval_chat_prompt(const tokenizer *tok, const char *system, const char *user, char **out);
+int eval_chat_prompt(const arwkv_tokenizer *tok, const char *system, const char *user, char **out);
 
 // ---- synthetic retrieval -----------------------------------------------------------------------
 
@@ -70,7 +71,7 @@ int kv_recall_make(uint64_t seed, int n_pairs, char **prompt, int *answer);
 typedef struct {
     uint32_t seed;
     int32_t trials;           // per length
-    const tokenizer *chat;    // not NULL: each prompt becomes a chat user message
+    const arwkv_tokenizer *chat;   // not NULL: each prompt becomes a chat user message
     int32_t show_progress;
 } eval_retrieval_opts;
 

@@ -1,4 +1,4 @@
-// safetensors reader (mmap, zero copy, strict validation) and atomic writer. Format: formats.md.
+// safetensors reader (mmap, zero copy, strict validation) and atomic writer. Format: docs/formats.md §2.
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

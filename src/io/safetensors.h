@@ -27,7 +27,7 @@ typedef struct {
 } st_set;
 
 // Open "<dir>/model.safetensors", or the shards named in "<dir>/model.safetensors.index.json".
-// If path is a regular file it is opened alone. Every validation rule of formats.md is applied;
+// If path is a regular file it is opened alone. Every validation rule of docs/formats.md §2 is applied;
 // errors name the file and the tensor.
 int safetensors_open(st_set *s, const char *path);
 // Parse a safetensors image already in memory (buf must outlive s; nothing is copied). label names

@@ -2,10 +2,10 @@
 // memory-bandwidth bound), the prefill/training GEMM (matmul_gemm.c), the backward pass and the
 // read-bandwidth probe.
 #include <omp.h>
-#include <stdlib.h>
 
 #include "kernels/kernels.h"
 #include "kernels/matmul_internal.h"
+#include "kernels/parallel.h"
 
 #define GEMV_TILE_T 4   // inputs per register tile of the GEMV
 #define GEMV_MAX_T 8    // above this many inputs packing W for the GEMM pays off (measured crossover ~12)
@@ -121,7 +121,11 @@ static void gemv_range(float *out, const float *x, const void *w, arwkv_dtype dt
 static void gemv(float *out, const float *x, const void *w, arwkv_dtype dt, const float *bias, int T, int C,
                  int OC) {
     // weights of small matrices are cheaper to read on one thread than to fork for
-    #pragma omp parallel if ((size_t)OC * C > 65536)
+    if (!kernels_fork((size_t)OC * C > 65536)) {
+        gemv_range(out, x, w, dt, bias, T, C, OC, 0, OC);
+        return;
+    }
+    #pragma omp parallel
     {
         int nc = omp_get_num_threads() * GEMV_CHUNKS;
         if (nc > OC) nc = OC;
@@ -148,19 +152,24 @@ void matmul_forward(float *out, const float *inp, const void *w, arwkv_dtype wt,
     mm_gemm_run(&g);
 }
 
-// dbias (OC) += column sums of dout (T, OC)
-static void bias_backward(float *dbias, const float *dout, int T, int OC) {
-    enum { BLK = 256 };
-    #pragma omp parallel for schedule(static) if ((size_t)T * OC > 65536)
-    for (int o0 = 0; o0 < OC; o0 += BLK) {
-        int n = OC - o0 < BLK ? OC - o0 : BLK;
-        float s[BLK] = {0};
+#define BIAS_BLK 256   // columns per block of the bias gradient
+
+// column blocks [lo, hi) of bias_backward
+static void bias_blocks(float *dbias, const float *dout, int T, int OC, int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; b++) {
+        int o0 = (int)b * BIAS_BLK, n = OC - o0 < BIAS_BLK ? OC - o0 : BIAS_BLK;
+        float s[BIAS_BLK] = {0};
         for (int t = 0; t < T; t++) {
             const float *d = dout + (size_t)t * OC + o0;
             for (int j = 0; j < n; j++) s[j] += d[j];
         }
         for (int j = 0; j < n; j++) dbias[o0 + j] += s[j];
     }
+}
+
+// dbias (OC) += column sums of dout (T, OC)
+static void bias_backward(float *dbias, const float *dout, int T, int OC) {
+    KERNELS_ROWS((size_t)T * OC > 65536, (OC + BIAS_BLK - 1) / BIAS_BLK, bias_blocks, dbias, dout, T, OC);
 }
 
 // dinp (T, C) += dout (T, OC) @ w (OC, C) ; dw (OC, C) += dout^T @ inp ; dbias (OC) += sum_t dout
@@ -184,17 +193,10 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
     }
 }
 
-// Sums a buffer of `bytes` (1 GiB when 0) on all threads with vector loads; best of a few passes.
-// Pass a buffer well beyond the last-level cache to measure DRAM.
-double memory_read_bandwidth(size_t bytes) {
-    if (!bytes) bytes = (size_t)1 << 30;
-    size_t n = bytes / sizeof(float) / 1024 * 1024;   // whole 8-stream blocks of 1024 floats per thread
-    if (!n) n = 1024;
-    float *buf = aligned_alloc(64, n * sizeof(float));
-    if (!buf) {
-        arwkv_set_error("memory_read_bandwidth: cannot allocate %zu bytes", n * sizeof(float));
-        return 0.0;
-    }
+// Fills buf (n floats) and sums it on all threads with vector loads; best of a few passes.
+double memory_read_bandwidth(float *buf, size_t n) {
+    n = n / 1024 * 1024;   // whole 8-stream blocks of 1024 floats per thread
+    if (!n) return 0.0;
     // first touch with the same static split as the reads, so each thread's pages are local to it
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 7);
@@ -218,10 +220,10 @@ double memory_read_bandwidth(size_t bytes) {
             for (int q = 1; q < 8; q++) s[0] = mm_add(s[0], s[q]);
             total += mm_hsum(s[0]);
 #else
-            float s = 0.0f;
+            float s[8] = {0};   // one sum per stream: independent chains
             for (size_t i = 0; i < len; i++)
-                for (int q = 0; q < 8; q++) s += buf[lo + q * len + i];
-            total += s;
+                for (int q = 0; q < 8; q++) s[q] += buf[lo + q * len + i];
+            for (int q = 0; q < 8; q++) total += s[q];
 #endif
         }
         double dt = time_now() - t0;
@@ -229,6 +231,5 @@ double memory_read_bandwidth(size_t bytes) {
         if (dt > 0 && n * sizeof(float) / dt > best) best = n * sizeof(float) / dt;
     }
     (void)sink;
-    free(buf);
     return best;
 }

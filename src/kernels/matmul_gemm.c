@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "kernels/matmul_internal.h"
+#include "kernels/parallel.h"
 
 #if defined(__AVX512F__)
 #define MR 12
@@ -283,6 +284,33 @@ static void gemm_rect_plain(const mm_gemm *g, int m0, int m1, int n0, int n1) {
         }
 }
 
+// This thread's packing buffer of at least `floats` floats, 64-byte aligned, or NULL. Grow-only
+// and kept for the thread's lifetime (OpenMP reuses its threads), so that products after the
+// first of each size allocate nothing.
+static _Thread_local float *pack_mem;
+static _Thread_local size_t pack_cap;
+
+static float *pack_buffer(size_t floats) {
+    if (floats > pack_cap) {
+        free(pack_mem);
+        pack_cap = align_up(floats * sizeof(float), 4096) / sizeof(float);   // round up: fewer regrowths
+        pack_mem = aligned_alloc(64, pack_cap * sizeof(float));
+        if (!pack_mem) pack_cap = 0;
+    }
+    return pack_mem;
+}
+
+// This thread's packing buffers for the rectangles of a pm x pn grid over C: returns the A panels
+// and sets *bp to the B strips, or returns NULL
+static float *gemm_buffers(const mm_gemm *g, int pm, int pn, float **bp) {
+    int mu = ceil_div(g->M, MR), nu = ceil_div(g->N, NR), kc = gemm_kc(g->K);
+    size_t na = align_up((size_t)imin(MC, ceil_div(mu, pm) * MR) * kc + PACK_SLACK, 16);
+    size_t nb = (size_t)imin(NC, ceil_div(nu, pn) * NR) * kc + PACK_SLACK;
+    float *ap = pack_buffer(na + nb);
+    *bp = ap ? ap + na : NULL;
+    return ap;
+}
+
 // pm x pn grid of threads: minimise per-thread micro-kernel work plus packing volume (per k)
 static void gemm_split(int nth, int M, int N, int *pm, int *pn) {
     int mu = ceil_div(M, MR), nu = ceil_div(N, NR);
@@ -306,9 +334,14 @@ int mm_gemm_run(const mm_gemm *g) {
                 for (int j = 0; j < N; j++) g->c[(int64_t)i * g->ldc + j] = g->bias ? g->bias[j] : 0.0f;
         return 0;
     }
-    int nth = (double)M * N * K < 65536.0 ? 1 : omp_get_max_threads();
+    if (!kernels_fork((double)M * N * K >= 65536.0)) {
+        float *bp, *ap = gemm_buffers(g, 1, 1, &bp);
+        if (ap) gemm_rect(g, 0, M, 0, N, ap, bp);
+        else gemm_rect_plain(g, 0, M, 0, N);
+        return ap ? 0 : -1;
+    }
     int failed = 0;
-    #pragma omp parallel num_threads(nth) reduction(| : failed)
+    #pragma omp parallel reduction(| : failed)
     {
         // TASKS rectangles per thread, taken dynamically, so that a thread the OS delays does not
         // hold back the whole product on a shared machine
@@ -316,22 +349,17 @@ int mm_gemm_run(const mm_gemm *g) {
         gemm_split(nt, M, N, &pm, &pn);
         if (pm > 1) pm *= TASKS;
         if (pn > 1) pn *= TASKS;
-        int mu = ceil_div(M, MR), nu = ceil_div(N, NR), kc = gemm_kc(K);
-        size_t na = (size_t)imin(MC, ceil_div(mu, pm) * MR) * kc + PACK_SLACK;
-        size_t nb = (size_t)imin(NC, ceil_div(nu, pn) * NR) * kc + PACK_SLACK;
-        float *ap = aligned_alloc(64, align_up(na * sizeof(float), 64));
-        float *bp = aligned_alloc(64, align_up(nb * sizeof(float), 64));
+        int mu = ceil_div(M, MR), nu = ceil_div(N, NR);
+        float *bp, *ap = gemm_buffers(g, pm, pn, &bp);
         #pragma omp for schedule(dynamic, 1)
         for (int task = 0; task < pm * pn; task++) {
             int tm = task / pn, tn = task % pn;
             int m0 = imin(M, mu * tm / pm * MR), m1 = imin(M, mu * (tm + 1) / pm * MR);
             int n0 = imin(N, nu * tn / pn * NR), n1 = imin(N, nu * (tn + 1) / pn * NR);
             if (m0 >= m1 || n0 >= n1) continue;
-            if (ap && bp) gemm_rect(g, m0, m1, n0, n1, ap, bp);
+            if (ap) gemm_rect(g, m0, m1, n0, n1, ap, bp);
             else gemm_rect_plain(g, m0, m1, n0, n1), failed = 1;
         }
-        free(ap);
-        free(bp);
     }
     return failed ? -1 : 0;
 }

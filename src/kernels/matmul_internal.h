@@ -81,7 +81,8 @@ typedef struct {
     bool accumulate;
 } mm_gemm;
 
-// Runs on all OpenMP threads (or one, for small problems); returns -1 if scratch allocation fails.
+// Runs on all OpenMP threads (or one, for small problems). Packing buffers are per thread and
+// grow-only; if one cannot be had the product runs unblocked and -1 is returned.
 int mm_gemm_run(const mm_gemm *g);
 
 #endif

@@ -3,12 +3,13 @@
 #include <omp.h>
 
 #include "kernels/kernels.h"
+#include "kernels/parallel.h"
 #include "kernels/train_ops_vec.h"
 
-// out (T, C) = inp / sqrt(mean(inp^2) + eps) * weight (C)
-void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, float eps, int T, int C) {
-    #pragma omp parallel for if (T > 16)
-    for (int t = 0; t < T; t++) {
+// rows [lo, hi) of rmsnorm_forward
+static void rmsnorm_rows(float *out, float *rstd, const float *inp, const float *weight, float eps, int C,
+                         int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; t++) {
         const float *x = inp + (size_t)t * C;
         float *o = out + (size_t)t * C;
         float ss = 0.0f;
@@ -17,6 +18,11 @@ void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *wei
         for (int i = 0; i < C; i++) o[i] = x[i] * r * weight[i];
         if (rstd) rstd[t] = r;
     }
+}
+
+// out (T, C) = inp / sqrt(mean(inp^2) + eps) * weight (C)
+void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, float eps, int T, int C) {
+    KERNELS_ROWS(T > 16, T, rmsnorm_rows, out, rstd, inp, weight, eps, C);
 }
 
 // out (T, C) = table[ids] (V, C), converted to fp32
@@ -28,12 +34,10 @@ void embedding_forward(float *out, const int32_t *ids, const void *table, arwkv_
     }
 }
 
-// rotate-half RoPE in place on x (T, H, hd) at positions pos0 .., by +angle (dir 1) or by -angle
-// (dir -1: the transpose, which carries gradients back)
-void rope_rotate(float *x, int pos0, float theta, int T, int H, int hd, int dir) {
+// tokens [lo, hi) of rope_rotate
+static void rope_rows(float *x, int pos0, float theta, int H, int hd, int dir, int64_t lo, int64_t hi) {
     int half = hd / 2;
-    #pragma omp parallel for if ((size_t)T * H * hd > 65536)
-    for (int t = 0; t < T; t++) {
+    for (int64_t t = lo; t < hi; t++) {
         double p = (double)(pos0 + t);
         for (int i = 0; i < half; i++) {
             // angles in double: positions reach 1e5+ where float phase error would exceed 1e-5
@@ -49,45 +53,65 @@ void rope_rotate(float *x, int pos0, float theta, int T, int H, int hd, int dir)
     }
 }
 
+// rotate-half RoPE in place on x (T, H, hd) at positions pos0 .., by +angle (dir 1) or by -angle
+// (dir -1: the transpose, which carries gradients back)
+void rope_rotate(float *x, int pos0, float theta, int T, int H, int hd, int dir) {
+    KERNELS_ROWS((size_t)T * H * hd > 65536, T, rope_rows, x, pos0, theta, H, hd, dir);
+}
+
 void rope_forward(float *x, int pos0, float theta, int T, int H, int hd) { rope_rotate(x, pos0, theta, T, H, hd, 1); }
+
+static void swiglu_rows(float *out, const float *gate, const float *up, int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
 
 // out (T, F) = silu(gate) * up
 void swiglu_forward(float *out, const float *gate, const float *up, int T, int F) {
     size_t n = (size_t)T * F;
-    #pragma omp parallel for if (n > 65536)
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
+    KERNELS_ROWS(n > 65536, n, swiglu_rows, out, gate, up);
+}
+
+// one query row: token t, head h; att: pos0 + t + 1 floats of scratch
+static void attention_row(float *out, const float *q, const float *kc, const float *vc, float *att, int pos0,
+                          int t, int h, int Hq, int Hkv, int hd, int max_ctx) {
+    int group = Hq / Hkv;
+    float scale = 1.0f / sqrtf((float)hd);
+    const float *qh = q + ((size_t)t * Hq + h) * hd;
+    const float *kh = kc + (size_t)(h / group) * max_ctx * hd;
+    const float *vh = vc + (size_t)(h / group) * max_ctx * hd;
+    int n = pos0 + t + 1;
+    for (int p = 0; p < n; p += 8)   // scores of 8 keys per pass, sharing the loads of q
+        vec_dot_many(att + p, qh, kh + (size_t)p * hd, (size_t)hd, n - p < 8 ? n - p : 8, hd);
+    float mx = vec_max(att, n);
+    vec_exp(att, att, scale, -scale * mx, n);
+    float inv = 1.0f / vec_sum(att, n);
+    float *o = out + ((size_t)t * Hq + h) * hd;
+    for (int i = 0; i < hd; i++) o[i] = 0.0f;
+    for (int p = 0; p < n; p++) {
+        const float *vp = vh + (size_t)p * hd;
+        float w = att[p] * inv;
+        for (int i = 0; i < hd; i++) o[i] += w * vp[i];
     }
 }
 
 // q (T, Hq, hd) at positions pos0..; kc, vc (Hkv, max_ctx, hd); out (T, Hq, hd)
 void attention_forward(float *out, const float *q, const float *kc, const float *vc, float *scratch,
                        int pos0, int T, int Hq, int Hkv, int hd, int max_ctx) {
-    int group = Hq / Hkv, npos = pos0 + T;
-    float scale = 1.0f / sqrtf((float)hd);
-    #pragma omp parallel for collapse(2) schedule(dynamic, 1)
-    for (int t = 0; t < T; t++) {
-        for (int h = 0; h < Hq; h++) {
-            float *att = scratch + (size_t)omp_get_thread_num() * Hq * npos;
-            const float *qh = q + ((size_t)t * Hq + h) * hd;
-            const float *kh = kc + (size_t)(h / group) * max_ctx * hd;
-            const float *vh = vc + (size_t)(h / group) * max_ctx * hd;
-            int n = pos0 + t + 1;
-            for (int p = 0; p < n; p += 8)   // scores of 8 keys per pass, sharing the loads of q
-                vec_dot_many(att + p, qh, kh + (size_t)p * hd, (size_t)hd, n - p < 8 ? n - p : 8, hd);
-            float mx = vec_max(att, n);
-            vec_exp(att, att, scale, -scale * mx, n);
-            float inv = 1.0f / vec_sum(att, n);
-            float *o = out + ((size_t)t * Hq + h) * hd;
-            for (int i = 0; i < hd; i++) o[i] = 0.0f;
-            for (int p = 0; p < n; p++) {
-                const float *vp = vh + (size_t)p * hd;
-                float w = att[p] * inv;
-                for (int i = 0; i < hd; i++) o[i] += w * vp[i];
-            }
-        }
+    int npos = pos0 + T;
+    // a decode step's few heads over a short context cost less than the fork
+    if (!kernels_fork((size_t)T * Hq * npos * hd > 32768)) {
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < Hq; h++) attention_row(out, q, kc, vc, scratch, pos0, t, h, Hq, Hkv, hd, max_ctx);
+        return;
     }
+    #pragma omp parallel for collapse(2) schedule(dynamic, 1)
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < Hq; h++)
+            attention_row(out, q, kc, vc, scratch + (size_t)omp_get_thread_num() * Hq * npos, pos0, t, h, Hq, Hkv,
+                          hd, max_ctx);
 }
 
 // in-place softmax of each row of x (T, V)

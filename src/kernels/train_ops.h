@@ -56,7 +56,7 @@ void attention_train_backward(float *dq, float *dk, float *dv, float *scratch, c
                               const float *q, const float *k, const float *v, const float *att,
                               int B, int T, int Hq, int Hkv, int hd);
 
-// ---- RWKV-7 time-mix pieces (train_ops_student.c), model.md §2 steps 2-15 ---------------------
+// ---- RWKV-7 time-mix pieces (train_ops_student.c), docs/model.md §2 steps 2-15 ----------------
 // xn (B, T, D); shift (B, D) = xn of each sequence's previous token (zeros at start);
 // mix (M, D) = x_r, x_w, x_k, x_v, x_a[, x_g] stacked; out (M, B, T, D):
 //   out[m][b][t] = xn[b][t] + (xprev - xn[b][t]) * mix[m]

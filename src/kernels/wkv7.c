@@ -1,8 +1,10 @@
 // RWKV-7 WKV scan: forward (with optional state checkpoints) and backward (chunked recomputation).
-// Each head's N x N state stays in L1 for the whole sequence, so heads are the unit of threading
-// and tokens are walked in order inside one thread. The innermost loops run over the key channel
-// j (contiguous within a state row) with 8-wide AVX2 / 16-wide AVX-512 FMA and a scalar tail.
+// Each head's N x N state stays in L1 for the whole sequence, so (sequence, head) pairs are the
+// unit of threading and tokens are walked in order inside one thread. The innermost loops run
+// over the key channel j (contiguous within a state row) with 8-wide AVX2 / 16-wide AVX-512 FMA
+// and a scalar tail.
 #include "kernels/kernels.h"
+#include "kernels/parallel.h"
 
 #include <stdlib.h>
 
@@ -169,20 +171,36 @@ static ALWAYS_INLINE void step_head(float *dst, const float *src, wkv7_tok x, in
     else step_head_n(dst, src, x, want_o, o, sa_out, N);
 }
 
-void wkv7_forward(float *out, float *state, float *ckpt, int K, const float *r, const float *wd,
-                  const float *k, const float *v, const float *alpha, const float *beta,
-                  int T, int H, int N) {
+// (sequence, head) pairs [lo, hi) of wkv7_forward_batch
+static void forward_pairs(float *out, float *state, float *ckpt, int K, const float *r, const float *wd,
+                          const float *k, const float *v, const float *alpha, const float *beta, int T, int H,
+                          int N, int64_t lo, int64_t hi) {
     const size_t HN = (size_t)H * N, NN = (size_t)N * N;
-    // below ~one head-token of work per thread the fork costs more than it saves
-#pragma omp parallel for schedule(static) if ((size_t)T * H * NN >= 8192)
-    for (int h = 0; h < H; h++) {
-        float *S = state + h * NN;
+    const int nck = ckpt ? (T + K - 1) / K : 0;
+    for (int64_t bh = lo; bh < hi; bh++) {
+        const int64_t b = bh / H, h = bh % H;
+        float *S = state + bh * NN;
+        const size_t seq = b * T * HN;
         for (int t = 0; t < T; t++) {
-            if (ckpt && t % K == 0) memcpy(ckpt + ((size_t)(t / K) * H + h) * NN, S, NN * sizeof(float));
-            size_t o = t * HN + (size_t)h * N;
+            if (ckpt && t % K == 0) memcpy(ckpt + ((b * nck + t / K) * H + h) * NN, S, NN * sizeof(float));
+            size_t o = seq + t * HN + h * N;
             step_head(S, S, tok_at(r, wd, k, v, alpha, beta, o), 1, out + o, NULL, N);
         }
     }
+}
+
+void wkv7_forward_batch(float *out, float *state, float *ckpt, int K, const float *r, const float *wd,
+                        const float *k, const float *v, const float *alpha, const float *beta,
+                        int B, int T, int H, int N) {
+    // below ~one head-token of work per thread the fork costs more than it saves
+    KERNELS_ROWS((size_t)B * T * H * N * N >= 8192, (int64_t)B * H, forward_pairs, out, state, ckpt, K, r, wd, k, v,
+                 alpha, beta, T, H, N);
+}
+
+void wkv7_forward(float *out, float *state, float *ckpt, int K, const float *r, const float *wd,
+                  const float *k, const float *v, const float *alpha, const float *beta,
+                  int T, int H, int N) {
+    wkv7_forward_batch(out, state, ckpt, K, r, wd, k, v, alpha, beta, 1, T, H, N);
 }
 
 // ---- backward -------------------------------------------------------------------------------
@@ -282,22 +300,98 @@ static void back_token(float *G, wkv7_grads g, float *dsa, const float *S, const
     else back_token_n(G, g, dsa, S, sa, dy, x, dyn, rn, N);
 }
 
-// S_{t-1} of every token in the chunk [t0, t0 + len) of head h, and sa = S_{t-1} alpha_t
+// S_{t-1} of every token in the chunk [t0, t0 + len) of head h of the sequence starting at
+// offset seq, and sa = S_{t-1} alpha_t
 static void recompute_chunk(float *ws, float *sab, const float *S0, const float *r, const float *wd,
                             const float *k, const float *v, const float *alpha, const float *beta,
-                            int t0, int len, int h, int H, int N) {
+                            size_t seq, int t0, int len, int h, int H, int N) {
     const size_t HN = (size_t)H * N, NN = (size_t)N * N;
     memcpy(ws, S0, NN * sizeof(float));
     for (int m = 0; m + 1 < len; m++) {
-        wkv7_tok x = tok_at(r, wd, k, v, alpha, beta, (size_t)(t0 + m) * HN + (size_t)h * N);
+        wkv7_tok x = tok_at(r, wd, k, v, alpha, beta, seq + (size_t)(t0 + m) * HN + (size_t)h * N);
         step_head(ws + (m + 1) * NN, ws + m * NN, x, 0, NULL, sab + (size_t)m * N, N);
     }
     // the last token's sa without updating the state
-    const float *S = ws + (len - 1) * NN, *al = alpha + (size_t)(t0 + len - 1) * HN + (size_t)h * N;
+    const float *S = ws + (len - 1) * NN, *al = alpha + seq + (size_t)(t0 + len - 1) * HN + (size_t)h * N;
     float *sa = sab + (size_t)(len - 1) * N;
     int i = 0;
     for (; i + RB <= N; i += RB) rows_dot(sa + i, NULL, S, al, NULL, i, RB, N);
     for (; i < N; i++) rows_dot(sa + i, NULL, S, al, NULL, i, 1, N);
+}
+
+// one thread's workspace: the states before each token of a chunk and their sa, G = dL/dS, and
+// rows dsa and zeros
+static size_t scratch_per_thread(int K, int N) {
+    return ((size_t)K + 1) * N * N + ((size_t)K + 2) * N;
+}
+
+// threads of the backward: no more than there are (sequence, head) pairs
+static int backward_threads(int B, int H) {
+    int nt = omp_get_max_threads();
+    return (int64_t)B * H < nt ? B * H : nt;
+}
+
+size_t wkv7_scratch_floats(int K, int B, int H, int N) {
+    if (K <= 0 || B <= 0 || H <= 0 || N <= 0) return 0;
+    return (size_t)backward_threads(B, H) * scratch_per_thread(K, N);
+}
+
+// (sequence, head) pairs [lo, hi) of wkv7_backward_batch on one thread, with its workspace ws
+static void backward_pairs(float *dr, float *dwd, float *dk, float *dv, float *dalpha, float *dbeta, float *dstate,
+                           float *ws, const float *dout, const float *ckpt, int K, const float *r, const float *wd,
+                           const float *k, const float *v, const float *alpha, const float *beta, int T, int H,
+                           int N, int64_t lo, int64_t hi) {
+    const int nchunks = (T + K - 1) / K;
+    const int Kc = K < T ? K : T;   // no chunk holds more than T tokens
+    const size_t HN = (size_t)H * N, NN = (size_t)N * N;
+    float *G = ws + (size_t)Kc * NN, *sab = G + NN, *dsa = sab + (size_t)Kc * N, *zero = dsa + N;
+    memset(zero, 0, N * sizeof(float));
+    for (int64_t bh = lo; bh < hi; bh++) {
+        const int64_t b = bh / H, h = bh % H;
+        const size_t seq = b * T * HN;
+        // G starts as dL/dS_T + dy_{T-1} r_{T-1}^T; each token adds the next one's term
+        const float *dyl = dout + seq + (size_t)(T - 1) * HN + h * N, *rl = r + (dyl - dout);
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < N; j++) {
+                size_t ij = (size_t)i * N + j;
+                G[ij] = (dstate ? dstate[bh * NN + ij] : 0.0f) + dyl[i] * rl[j];
+            }
+        for (int c = nchunks - 1; c >= 0; c--) {
+            const int t0 = c * K, len = T - t0 < K ? T - t0 : K;
+            recompute_chunk(ws, sab, ckpt + ((b * nchunks + c) * H + h) * NN, r, wd, k, v, alpha, beta, seq, t0,
+                            len, h, H, N);
+            for (int m = len - 1; m >= 0; m--) {
+                size_t o = seq + (size_t)(t0 + m) * HN + h * N;
+                wkv7_grads gr = { dr + o, dwd + o, dk + o, dv + o, dalpha + o, dbeta + o };
+                int first = t0 + m == 0;
+                back_token(G, gr, dsa, ws + m * NN, sab + (size_t)m * N, dout + o,
+                           tok_at(r, wd, k, v, alpha, beta, o), first ? zero : dout + o - HN,
+                           first ? zero : r + o - HN, N);
+            }
+        }
+        if (dstate) memcpy(dstate + bh * NN, G, NN * sizeof(float));
+    }
+}
+
+void wkv7_backward_batch(float *dr, float *dwd, float *dk, float *dv, float *dalpha, float *dbeta,
+                         float *dstate, float *scratch, const float *dout, const float *ckpt, int K,
+                         const float *r, const float *wd, const float *k, const float *v,
+                         const float *alpha, const float *beta, int B, int T, int H, int N) {
+    if (B <= 0 || T <= 0 || H <= 0) return;
+    const int64_t pairs = (int64_t)B * H;
+    const size_t per = scratch_per_thread(K < T ? K : T, N);
+    if (!kernels_fork(pairs > 1)) {
+        backward_pairs(dr, dwd, dk, dv, dalpha, dbeta, dstate, scratch, dout, ckpt, K, r, wd, k, v, alpha, beta, T,
+                       H, N, 0, pairs);
+        return;
+    }
+#pragma omp parallel num_threads(backward_threads(B, H))
+    {
+        // static blocks of pairs, as schedule(static) would give
+        const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+        backward_pairs(dr, dwd, dk, dv, dalpha, dbeta, dstate, scratch + id * per, dout, ckpt, K, r, wd, k, v, alpha,
+                       beta, T, H, N, pairs * id / nt, pairs * (id + 1) / nt);
+    }
 }
 
 void wkv7_backward(float *dr, float *dwd, float *dk, float *dv, float *dalpha, float *dbeta,
@@ -305,45 +399,14 @@ void wkv7_backward(float *dr, float *dwd, float *dk, float *dv, float *dalpha, f
                    const float *wd, const float *k, const float *v, const float *alpha,
                    const float *beta, int T, int H, int N) {
     if (T <= 0) return;
-    const size_t HN = (size_t)H * N, NN = (size_t)N * N;
-    const int nchunks = (T + K - 1) / K;
     const int Kc = K < T ? K : T;   // no chunk holds more than T tokens
-#pragma omp parallel
-    {
-        // per thread, once per call: the states before each token of a chunk and their sa,
-        // G = dL/dS, and row scratch
-        size_t nws = ((size_t)Kc + 1) * NN + ((size_t)Kc + 2) * N;
-        float *ws = malloc(nws * sizeof(float));
-        if (!ws) {
-            fprintf(stderr, "arwkv: wkv7_backward: out of memory for a %d x %d x %d workspace\n", Kc, N, N);
-            abort();
-        }
-        float *G = ws + (size_t)Kc * NN, *sab = G + NN, *dsa = sab + (size_t)Kc * N, *zero = dsa + N;
-        memset(zero, 0, N * sizeof(float));
-#pragma omp for schedule(static)
-        for (int h = 0; h < H; h++) {
-            // G starts as dL/dS_T + dy_{T-1} r_{T-1}^T; each token adds the next one's term
-            const float *dyl = dout + (size_t)(T - 1) * HN + (size_t)h * N, *rl = r + (dyl - dout);
-            for (int i = 0; i < N; i++)
-                for (int j = 0; j < N; j++) {
-                    size_t ij = (size_t)i * N + j;
-                    G[ij] = (dstate ? dstate[h * NN + ij] : 0.0f) + dyl[i] * rl[j];
-                }
-            for (int c = nchunks - 1; c >= 0; c--) {
-                const int t0 = c * K, len = T - t0 < K ? T - t0 : K;
-                recompute_chunk(ws, sab, ckpt + ((size_t)c * H + h) * NN, r, wd, k, v, alpha, beta,
-                                t0, len, h, H, N);
-                for (int m = len - 1; m >= 0; m--) {
-                    size_t o = (size_t)(t0 + m) * HN + (size_t)h * N;
-                    wkv7_grads gr = { dr + o, dwd + o, dk + o, dv + o, dalpha + o, dbeta + o };
-                    int first = t0 + m == 0;
-                    back_token(G, gr, dsa, ws + m * NN, sab + (size_t)m * N, dout + o,
-                               tok_at(r, wd, k, v, alpha, beta, o), first ? zero : dout + o - HN,
-                               first ? zero : r + o - HN, N);
-                }
-            }
-            if (dstate) memcpy(dstate + h * NN, G, NN * sizeof(float));
-        }
-        free(ws);
+    size_t n = wkv7_scratch_floats(Kc, 1, H, N);
+    float *scratch = malloc(n * sizeof(float));
+    if (!scratch) {
+        arwkv_set_error("wkv7_backward: cannot allocate a %zu-float workspace", n);
+        return;
     }
+    wkv7_backward_batch(dr, dwd, dk, dv, dalpha, dbeta, dstate, scratch, dout, ckpt, K, r, wd, k, v, alpha, beta,
+                        1, T, H, N);
+    free(scratch);
 }

@@ -27,6 +27,7 @@ static int create_visit(void *ctx, const char *name, int32_t ndim, const int64_t
 int model_create(arwkv_model **out, const arwkv_config *cfg) {
     arwkv_model *m = calloc(1, sizeof *m);
     m->cfg = *cfg;
+    m->be = backend_cpu();
     m->dir = strdup("(in memory)");
     m->w.layers = calloc((size_t)cfg->n_layer, sizeof(layer_weights));
     create_ctx cc = {m, 64, 1};
@@ -77,7 +78,7 @@ static void fill_orthogonal_rows(float *x, int R, int D, double scale, rng *r) {
     free(basis);
 }
 
-// The paper's time-mix initialisation of layer l (model.md); r/k/v/o are left to the caller.
+// The paper's time-mix initialisation of layer l (docs/model.md §2); r/k/v/o are left to the caller.
 void model_init_time_mix(const arwkv_config *c, layer_weights *L, int l, rng *r) {
     int D = c->n_embd, nl = c->n_layer;
     double r01 = nl > 1 ? (double)l / (nl - 1) : 0.0, r1a0 = 1.0 - (double)l / nl;

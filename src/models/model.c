@@ -1,4 +1,5 @@
 // Loading a model directory, per-sequence state, and the forward entry point.
+#include "kernels/kernels.h"
 #include "models/model.h"
 
 typedef struct {
@@ -52,6 +53,40 @@ static int load_visit(void *ctx, const char *name, int32_t ndim, const int64_t *
     return 0;
 }
 
+// Device copies of every weight in one allocation of the backend
+typedef struct {
+    const backend *be;
+    char *base;
+    size_t used;
+} upload_ctx;
+
+static int upload_visit(void *ctx, const char *name, int32_t ndim, const int64_t *shape, tensor_kind kind, weight *w) {
+    upload_ctx *uc = ctx;
+    size_t bytes = numel_of(ndim, shape) * arwkv_dtype_size(w->dt), at = uc->used;
+    uc->used += (bytes + 255) & ~(size_t)255;
+    if (!uc->base) return 0;
+    uc->be->upload(uc->base + at, w->data, bytes);
+    w->data = uc->base + at;
+    return 0;
+}
+
+int model_set_device(arwkv_model *m, const char *device) {
+    const backend *be = backend_get(device);
+    if (!be) return -1;
+    if (be->host) return 0;
+    upload_ctx uc = {be, NULL, 0};
+    model_visit_tensors(&m->cfg, &m->w, upload_visit, &uc);
+    m->dev = be->alloc(uc.used);
+    if (!m->dev) return arwkv_set_error("%s: out of %s memory for %.1f MiB of weights", m->dir, be->name,
+                                        uc.used / 1048576.0);
+    uc.base = m->dev;
+    uc.used = 0;
+    model_visit_tensors(&m->cfg, &m->w, upload_visit, &uc);
+    if (m->cfg.tie_embeddings) m->w.lm_head = m->w.embed;
+    m->be = be;
+    return 0;
+}
+
 int arwkv_model_load(arwkv_model **out, const char *dir, const arwkv_load_opts *opts) {
     arwkv_load_opts def = {.weight_dtype = -1, .all_f32 = 0, .act_dtype = ARWKV_F32};
     if (!opts) opts = &def;
@@ -69,6 +104,8 @@ int arwkv_model_load(arwkv_model **out, const char *dir, const arwkv_load_opts *
     if (model_visit_tensors(&m->cfg, &m->w, load_visit, &lc)) goto fail;
     if (m->cfg.tie_embeddings) m->w.lm_head = m->w.embed;
     m->act_dtype = opts->act_dtype == ARWKV_F16 || opts->act_dtype == ARWKV_BF16 ? (arwkv_dtype)opts->act_dtype : ARWKV_F32;
+    m->be = backend_cpu();
+    if (opts->device && model_set_device(m, opts->device)) goto fail;
     *out = m;
     return 0;
 fail:
@@ -76,17 +113,9 @@ fail:
     return -1;
 }
 
-void model_matmul(const arwkv_model *m, float *out, float *inp, const weight *w, const float *bias, int T, int C, int OC) {
-    if (m->act_dtype != ARWKV_F32) {
-        size_t n = (size_t)T * C;
-        for (size_t i = 0; i < n; i++)
-            inp[i] = m->act_dtype == ARWKV_F16 ? f16_to_f32(f32_to_f16(inp[i])) : bf16_to_f32(f32_to_bf16(inp[i]));
-    }
-    matmul_forward(out, inp, w->data, w->dt, bias, T, C, OC);
-}
-
 void arwkv_model_free(arwkv_model *m) {
     if (!m) return;
+    if (m->dev) m->be->release(m->dev);
     safetensors_close(&m->st);
     arena_free(&m->small);
     free(m->w.layers);
@@ -100,70 +129,65 @@ const arwkv_config *arwkv_model_config(const arwkv_model *m) { return &m->cfg; }
 
 enum { DEFAULT_CHUNK = 256 };
 
-typedef struct {
-    float **ptr;
-    size_t n;
-} act_slot;
-
 int arwkv_state_init(arwkv_state **out, const arwkv_model *m, int32_t max_ctx) {
     const arwkv_config *c = &m->cfg;
+    const backend *be = m->be;
     arwkv_state *s = calloc(1, sizeof *s);
+    if (!s || model_acts_init(&s->a, c)) {
+        free(s);
+        return arwkv_set_error("out of memory for a state");
+    }
     s->m = m;
     s->chunk = DEFAULT_CHUNK;
     s->max_ctx = max_ctx > 0 ? max_ctx : c->max_pos;
-    size_t T = (size_t)s->chunk, D = (size_t)c->n_embd, F = (size_t)c->n_ff, L = (size_t)c->n_layer;
-    int nthreads = omp_get_max_threads();
-    size_t mem = 0;
-    if (c->arch == ARWKV_ARCH_QWEN2) {
-        size_t kv = L * c->n_kv_head * (size_t)s->max_ctx * c->head_dim;
-        mem = 2 * arena_align(kv * sizeof(float));
-    } else {
-        mem = arena_align(L * D * sizeof(float)) + arena_align(L * c->n_head * (size_t)c->head_dim * c->head_dim * 4);
+    size_t D = (size_t)c->n_embd, L = (size_t)c->n_layer, V = (size_t)c->n_vocab;
+    int teacher = c->arch == ARWKV_ARCH_QWEN2;
+    size_t kv = L * c->n_kv_head * (size_t)s->max_ctx * c->head_dim, shift = L * D;
+    size_t wkv = L * c->n_head * (size_t)c->head_dim * c->head_dim;
+    size_t a0 = teacher ? arena_align(kv * sizeof(float)) : arena_align(shift * sizeof(float));
+    s->mem_bytes = a0 + (teacher ? arena_align(kv * sizeof(float)) : arena_align(wkv * sizeof(float)));
+    size_t acts = model_acts_layout(&s->a, c, 1, s->chunk, 0, 0, NULL);
+    size_t scratch = teacher ? be->attention_scratch_floats(c->n_head, s->max_ctx) : 0;
+    size_t logits = be->host ? 0 : (size_t)s->chunk * V;
+    size_t act_bytes = acts + arena_align(scratch * sizeof(float)) + arena_align(logits * sizeof(float));
+    s->mem = be->alloc(s->mem_bytes);
+    s->act_mem = be->alloc(act_bytes);
+    if (!s->mem || !s->act_mem) {
+        char a[32], b[32];
+        fmt_bytes(a, sizeof a, (double)s->mem_bytes);
+        fmt_bytes(b, sizeof b, (double)act_bytes);
+        arwkv_set_error("out of %s memory for a %s %s and %s of activations", be->name, a,
+                        teacher ? "KV cache" : "state", b);
+        arwkv_state_free(s);
+        *out = NULL;
+        return -1;
     }
-    if (arena_init(&s->mem, c->arch == ARWKV_ARCH_QWEN2 ? "kv-cache" : "rnn-state", mem)) goto fail;
-    if (c->arch == ARWKV_ARCH_QWEN2) {
-        size_t kv = L * c->n_kv_head * (size_t)s->max_ctx * c->head_dim;
-        s->kcache = arena_alloc(&s->mem, kv * sizeof(float));
-        s->vcache = arena_alloc(&s->mem, kv * sizeof(float));
+    char *base = s->mem, *ab = s->act_mem;
+    if (teacher) {
+        s->kcache = (float *)base;
+        s->vcache = (float *)(base + a0);
     } else {
-        s->shift = arena_alloc(&s->mem, L * D * sizeof(float));
-        s->wkv = arena_alloc(&s->mem, L * c->n_head * (size_t)c->head_dim * c->head_dim * sizeof(float));
+        s->shift = (float *)base;
+        s->wkv = (float *)(base + a0);
     }
-    size_t lora = (size_t)(c->lora_g > c->lora_w ? c->lora_g : c->lora_w);
-    size_t scratch = c->arch == ARWKV_ARCH_QWEN2 ? (size_t)nthreads * c->n_head * (T + (size_t)s->max_ctx) : 0;
-    size_t TS = c->arch == ARWKV_ARCH_QWEN2 ? 0 : T;   // rows of the student-only buffers
-    act_slot slots[] = {
-        {&s->x, T * D}, {&s->xn, T * D}, {&s->q, T * D}, {&s->k, T * D}, {&s->v, T * D}, {&s->o, T * D},
-        {&s->ff_gate, T * F}, {&s->ff_up, T * F}, {&s->scratch, scratch},
-        {&s->xr, TS * D}, {&s->xw, TS * D}, {&s->xk, TS * D}, {&s->xv, TS * D}, {&s->xa, TS * D}, {&s->xg, TS * D},
-        {&s->wd, TS * D}, {&s->aa, TS * D}, {&s->gg, TS * D}, {&s->kk, TS * D}, {&s->alpha, TS * D},
-        {&s->beta, TS * D}, {&s->vfirst, TS * D}, {&s->lora, TS * lora}, {&s->gn, TS * 2 * (size_t)c->n_head},
-    };
-    size_t n_slots = sizeof slots / sizeof slots[0], acts = 0;
-    for (size_t i = 0; i < n_slots; i++) acts += arena_align(slots[i].n * sizeof(float));
-    if (arena_init(&s->acts, "activations", acts)) goto fail;
-    for (size_t i = 0; i < n_slots; i++) *slots[i].ptr = arena_alloc(&s->acts, slots[i].n * sizeof(float));
+    be->zero(s->mem, s->mem_bytes);
+    model_acts_layout(&s->a, c, 1, s->chunk, 0, 0, ab);
+    s->scratch = scratch ? (float *)(ab + acts) : NULL;
+    s->logits = logits ? (float *)(ab + acts + arena_align(scratch * sizeof(float))) : NULL;
     *out = s;
     return 0;
-fail:
-    arwkv_state_free(s);
-    *out = NULL;
-    return -1;
 }
 
 void arwkv_state_reset(arwkv_state *s) {
     s->pos = 0;
-    if (s->shift) {
-        const arwkv_config *c = &s->m->cfg;
-        memset(s->shift, 0, (size_t)c->n_layer * c->n_embd * sizeof(float));
-        memset(s->wkv, 0, (size_t)c->n_layer * c->n_head * c->head_dim * c->head_dim * sizeof(float));
-    }
+    if (s->shift) s->m->be->zero(s->mem, s->mem_bytes);
 }
 
 void arwkv_state_free(arwkv_state *s) {
     if (!s) return;
-    arena_free(&s->mem);
-    arena_free(&s->acts);
+    if (s->mem) s->m->be->release(s->mem);
+    if (s->act_mem) s->m->be->release(s->act_mem);
+    model_acts_free(&s->a);
     free(s);
 }
 
@@ -173,25 +197,7 @@ size_t arwkv_state_bytes(const arwkv_state *s) {
     const arwkv_config *c = &s->m->cfg;
     if (c->arch == ARWKV_ARCH_QWEN2)   // what the cache holds now, not what was reserved
         return 2 * (size_t)c->n_layer * c->n_kv_head * (size_t)s->pos * c->head_dim * sizeof(float);
-    return s->mem.used;
-}
-
-int arwkv_forward(const arwkv_model *m, arwkv_state *s, const int32_t *ids, int32_t T, float *logits, int all_logits) {
-    const arwkv_config *c = &m->cfg;
-    for (int32_t i = 0; i < T; i++)
-        if (ids[i] < 0 || ids[i] >= c->n_vocab)
-            return arwkv_set_error("token id %d at position %d is outside the vocabulary (size %d)", ids[i], i, c->n_vocab);
-    if (c->arch == ARWKV_ARCH_QWEN2 && s->pos + T > s->max_ctx)
-        return arwkv_set_error("context of %d tokens exceeds the KV cache (%d)", s->pos + T, s->max_ctx);
-    for (int32_t t0 = 0; t0 < T; t0 += s->chunk) {
-        int n = T - t0 < s->chunk ? T - t0 : s->chunk;
-        int last = t0 + n == T;
-        float *lg = !logits ? NULL : all_logits ? logits + (size_t)t0 * c->n_vocab : last ? logits : NULL;
-        int rc = c->arch == ARWKV_ARCH_QWEN2 ? qwen2_forward_chunk(m, s, ids + t0, n, lg, all_logits)
-                                             : rwkv_hybrid_forward_chunk(m, s, ids + t0, n, lg, all_logits);
-        if (rc) return -1;
-    }
-    return 0;
+    return s->mem_bytes;
 }
 
 void arwkv_state_capture(arwkv_state *s, float *h, float *y, int32_t pos0, int32_t len) {
@@ -201,16 +207,11 @@ void arwkv_state_capture(arwkv_state *s, float *h, float *y, int32_t pos0, int32
     s->cap_len = len;
 }
 
-// copy rows of the chunk starting at state position s->pos into the capture buffers of layer l
-void model_capture_rows(arwkv_state *s, int l, const float *h, const float *y, int T) {
-    int D = s->m->cfg.n_embd;
-    for (int t = 0; t < T; t++) {
-        int p = s->pos + t - s->cap_pos0;
-        if (p < 0 || p >= s->cap_len) continue;
-        size_t off = ((size_t)l * s->cap_len + p) * D;
-        if (s->cap_h) memcpy(s->cap_h + off, h + (size_t)t * D, D * sizeof(float));
-        if (s->cap_y) memcpy(s->cap_y + off, y + (size_t)t * D, D * sizeof(float));
-    }
+double arwkv_read_bandwidth(size_t bytes) {
+    size_t n = bytes / sizeof(float);
+    float *buf = aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
+    if (!buf) return 0;
+    double bw = memory_read_bandwidth(buf, n);
+    free(buf);
+    return bw;
 }
-
-double arwkv_read_bandwidth(size_t bytes) { return memory_read_bandwidth(bytes); }

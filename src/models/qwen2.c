@@ -1,54 +1,57 @@
-// Qwen2 teacher forward over one chunk of tokens with a KV cache (model.md §1).
-#include "models/model.h"
+// Qwen2 teacher: the attention block, forward and backward (docs/model.md §1). Inference appends to a
+// KV cache and attends over it; training runs full-sequence causal attention from position 0 and
+// keeps the probabilities for the backward.
+#include "models/model_train.h"
 
-// logits (T or 1, V) from the final residual stream s->x (T, D)
-void model_logits_forward(const arwkv_model *m, arwkv_state *s, float *logits, int T, int all) {
+void qwen2_block_forward(const arwkv_model *m, model_acts *a, const model_pass *p, int l, float *out) {
     const arwkv_config *c = &m->cfg;
-    int D = c->n_embd, first = all ? 0 : T - 1, n = all ? T : 1;
-    rmsnorm_forward(s->xn, NULL, s->x + (size_t)first * D, m->w.norm.data, c->rms_eps, n, D);
-    model_matmul(m, logits, s->xn, &m->w.lm_head, NULL, n, D, c->n_vocab);
-}
-
-// x += Wdown(silu(Wgate f) * Wup f), f = RMSNorm(x) * ln2
-void model_mlp_forward(const arwkv_model *m, arwkv_state *s, const layer_weights *L, int T) {
-    const arwkv_config *c = &m->cfg;
-    int D = c->n_embd, F = c->n_ff;
-    rmsnorm_forward(s->xn, NULL, s->x, L->ln2.data, c->rms_eps, T, D);
-    model_matmul(m, s->ff_gate, s->xn, &L->gate, NULL, T, D, F);
-    model_matmul(m, s->ff_up, s->xn, &L->up, NULL, T, D, F);
-    swiglu_forward(s->ff_gate, s->ff_gate, s->ff_up, T, F);
-    model_matmul(m, s->o, s->ff_gate, &L->down, NULL, T, F, D);
-    for (size_t i = 0; i < (size_t)T * D; i++) s->x[i] += s->o[i];
-}
-
-int qwen2_forward_chunk(const arwkv_model *m, arwkv_state *s, const int32_t *ids, int T, float *logits, int all_logits) {
-    const arwkv_config *c = &m->cfg;
-    int D = c->n_embd, Hq = c->n_head, Hkv = c->n_kv_head, hd = c->head_dim, kvd = Hkv * hd;
-    embedding_forward(s->x, ids, m->w.embed.data, m->w.embed.dt, T, D, c->n_vocab);
-    for (int l = 0; l < c->n_layer; l++) {
-        const layer_weights *L = &m->w.layers[l];
-        rmsnorm_forward(s->xn, NULL, s->x, L->ln1.data, c->rms_eps, T, D);
-        model_matmul(m, s->q, s->xn, &L->wq, L->bq.data, T, D, Hq * hd);
-        model_matmul(m, s->k, s->xn, &L->wk, L->bk.data, T, D, kvd);
-        model_matmul(m, s->v, s->xn, &L->wv, L->bv.data, T, D, kvd);
-        rope_forward(s->q, s->pos, c->rope_theta, T, Hq, hd);
-        rope_forward(s->k, s->pos, c->rope_theta, T, Hkv, hd);
-        // cache layout (L, Hkv, max_ctx, hd): each head's keys are contiguous for the score loop
-        size_t layer_off = (size_t)l * Hkv * s->max_ctx * hd;
-        for (int t = 0; t < T; t++)
-            for (int h = 0; h < Hkv; h++) {
-                size_t dst = layer_off + ((size_t)h * s->max_ctx + s->pos + t) * hd;
-                memcpy(s->kcache + dst, s->k + (size_t)t * kvd + (size_t)h * hd, hd * sizeof(float));
-                memcpy(s->vcache + dst, s->v + (size_t)t * kvd + (size_t)h * hd, hd * sizeof(float));
-            }
-        attention_forward(s->o, s->q, s->kcache + layer_off, s->vcache + layer_off, s->scratch, s->pos, T, Hq,
-                          Hkv, hd, s->max_ctx);
-        model_matmul(m, s->q, s->o, &L->wo, NULL, T, Hq * hd, D);
-        if (s->cap_h || s->cap_y) model_capture_rows(s, l, s->xn, s->q, T);
-        for (size_t i = 0; i < (size_t)T * D; i++) s->x[i] += s->q[i];
-        model_mlp_forward(m, s, L, T);
+    const backend *be = m->be;
+    const layer_weights *L = &m->w.layers[l];
+    int B = p->B, T = p->T, BT = B * T, D = c->n_embd, Hq = c->n_head, Hkv = c->n_kv_head, hd = c->head_dim;
+    int qd = Hq * hd, kvd = Hkv * hd;
+    float *xn = a->xn[l], *q = a->q[l], *k = a->k[l], *v = a->v[l];
+    model_matmul(m, q, xn, &L->wq, L->bq.data, BT, D, qd);
+    model_matmul(m, k, xn, &L->wk, L->bk.data, BT, D, kvd);
+    model_matmul(m, v, xn, &L->wv, L->bv.data, BT, D, kvd);
+    if (p->kc) {   // one sequence continuing at pos0
+        size_t layer_off = (size_t)l * Hkv * p->max_ctx * hd;
+        be->rope_forward(q, p->pos0, c->rope_theta, T, Hq, hd);
+        be->rope_forward(k, p->pos0, c->rope_theta, T, Hkv, hd);
+        be->kv_store(p->kc + layer_off, p->vc + layer_off, k, v, p->pos0, T, Hkv, hd, p->max_ctx);
+        be->attention_forward(a->ao[l], q, p->kc + layer_off, p->vc + layer_off, p->scratch, p->pos0, T, Hq, Hkv, hd,
+                              p->max_ctx);
+    } else {
+        for (int b = 0; b < B; b++) {
+            be->rope_forward(q + (size_t)b * T * qd, 0, c->rope_theta, T, Hq, hd);
+            be->rope_forward(k + (size_t)b * T * kvd, 0, c->rope_theta, T, Hkv, hd);
+        }
+        prof_mark pm = prof_begin();
+        be->attention_train_forward(a->ao[l], a->att[l], q, k, v, B, T, Hq, Hkv, hd);
+        prof_end(PROF_ATTN_FWD, pm, 0);
     }
-    if (logits) model_logits_forward(m, s, logits, T, all_logits);
-    s->pos += T;
-    return 0;
+    model_matmul(m, out, a->ao[l], &L->wo, NULL, BT, qd, D);
+}
+
+void qwen2_block_backward(train_model *tm, int l, const float *dy) {
+    const arwkv_config *c = &tm->m->cfg;
+    const backend *be = tm->m->be;
+    const layer_weights *L = &tm->m->w.layers[l];
+    const model_acts *a = &tm->a;
+    int B = tm->B, T = tm->T, BT = B * T, D = c->n_embd, Hq = c->n_head, Hkv = c->n_kv_head, hd = c->head_dim;
+    int qd = Hq * hd, kvd = Hkv * hd;
+    float *dao = train_zeroed(tm, tm->d[0], (size_t)BT * qd), *dq = train_zeroed(tm, tm->d[1], (size_t)BT * qd);
+    float *dk = train_zeroed(tm, tm->d[2], (size_t)BT * kvd), *dv = train_zeroed(tm, tm->d[3], (size_t)BT * kvd);
+    train_mm_backward(tm, dao, &L->wo, NULL, dy, a->ao[l], BT, qd, D);
+    prof_mark pm = prof_begin();
+    be->attention_train_backward(dq, dk, dv, tm->attn_scratch, dao, a->q[l], a->k[l], a->v[l], a->att[l], B, T, Hq,
+                                 Hkv, hd);
+    prof_end(PROF_ATTN_BWD, pm, 0);
+    for (int b = 0; b < B; b++) {
+        be->rope_backward(dq + (size_t)b * T * qd, 0, c->rope_theta, T, Hq, hd);
+        be->rope_backward(dk + (size_t)b * T * kvd, 0, c->rope_theta, T, Hkv, hd);
+    }
+    const float *xn = a->xn[l];
+    train_mm_backward(tm, tm->dxn, &L->wq, &L->bq, dq, xn, BT, D, qd);
+    train_mm_backward(tm, tm->dxn, &L->wk, &L->bk, dk, xn, BT, D, kvd);
+    train_mm_backward(tm, tm->dxn, &L->wv, &L->bv, dv, xn, BT, D, kvd);
 }

@@ -3,6 +3,7 @@
 
 typedef struct {
     st_builder b;
+    const backend *be;      // where the weights live: a GPU's are copied to the host first
     int dt;                 // target dtype, or -1 to keep each tensor's own
     void **owned;
     int n_owned;
@@ -13,9 +14,16 @@ static int save_visit(void *ctx, const char *name, int32_t ndim, const int64_t *
     // vectors and LoRA factors stay fp32 (as the published checkpoints store them); matrices follow dt
     arwkv_dtype dt = kind == TENSOR_SMALL || sc->dt < 0 ? w->dt : (arwkv_dtype)sc->dt;
     const void *data = w->data;
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    if (!sc->be->host) {
+        void *h = malloc(n * arwkv_dtype_size(w->dt));
+        if (!h) return arwkv_set_error("out of memory saving '%s'", name);
+        sc->be->download(h, data, n * arwkv_dtype_size(w->dt));
+        sc->owned[sc->n_owned++] = h;
+        data = h;
+    }
     if (dt != w->dt) {
-        size_t n = 1;
-        for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
         float *tmp = malloc(n * sizeof(float));
         void *conv = malloc(n * arwkv_dtype_size(dt));
         if (!tmp || !conv) {
@@ -23,7 +31,7 @@ static int save_visit(void *ctx, const char *name, int32_t ndim, const int64_t *
             free(conv);
             return arwkv_set_error("out of memory saving '%s'", name);
         }
-        dtype_to_f32(tmp, w->data, w->dt, n);
+        dtype_to_f32(tmp, data, w->dt, n);
         dtype_from_f32(conv, tmp, dt, n);
         free(tmp);
         sc->owned[sc->n_owned++] = conv;
@@ -44,7 +52,7 @@ int arwkv_model_save(const arwkv_model *m, const char *dir, int32_t dt) {
     model_weights w = m->w;
     int n = 0;
     model_visit_tensors(&cfg, &w, count_visit, &n);
-    save_ctx sc = {.dt = dt, .owned = calloc((size_t)n, sizeof(void *))};
+    save_ctx sc = {.be = m->be, .dt = dt, .owned = calloc((size_t)n, 2 * sizeof(void *))};
     st_builder_init(&sc.b);
     char *path = path_join(dir, "model.safetensors");
     int rc = model_visit_tensors(&cfg, &w, save_visit, &sc);

@@ -1,6 +1,7 @@
 // Scoring token sequences: summed negative log-likelihood and windowed perplexity.
 #include <math.h>
 
+#include "kernels/kernels.h"
 #include "models/model.h"
 
 int arwkv_sequence_nll(const arwkv_model *m, arwkv_state *s, const int32_t *ids, int32_t n, double *sum, float *nll) {

@@ -34,12 +34,31 @@ static int for_each_block(const arwkv_state *s, int32_t pos, block_fn fn, void *
     return 0;
 }
 
+typedef struct {
+    FILE *fp;
+    const backend *be;   // the state's buffers live there; a GPU's go through a host copy
+} io_ctx;
+
 static int write_block(void *ctx, float *p, size_t n) {
-    return fwrite(p, sizeof(float), n, (FILE *)ctx) == n ? 0 : arwkv_set_error("write failed");
+    io_ctx *io = ctx;
+    float *h = io->be->host ? p : malloc(n * sizeof(float));
+    if (!h) return arwkv_set_error("out of memory");
+    if (h != p) io->be->download(h, p, n * sizeof(float));
+    int rc = fwrite(h, sizeof(float), n, io->fp) == n ? 0 : arwkv_set_error("write failed");
+    if (h != p) free(h);
+    return rc;
 }
 
 static int read_block(void *ctx, float *p, size_t n) {
-    return fread(p, sizeof(float), n, (FILE *)ctx) == n ? 0 : -1;
+    io_ctx *io = ctx;
+    float *h = io->be->host ? p : malloc(n * sizeof(float));
+    if (!h) return -1;
+    int rc = fread(h, sizeof(float), n, io->fp) == n ? 0 : -1;
+    if (h != p) {
+        if (!rc) io->be->upload(p, h, n * sizeof(float));
+        free(h);
+    }
+    return rc;
 }
 
 int arwkv_state_save(const arwkv_state *s, const char *path, const float *last_logits) {
@@ -48,8 +67,9 @@ int arwkv_state_save(const arwkv_state *s, const char *path, const float *last_l
     atomic_file af;
     if (atomic_file_open(&af, path)) return -1;
     int rc = fwrite(&h, sizeof h, 1, af.fp) == 1 ? 0 : -1;
-    if (rc == 0) rc = for_each_block(s, s->pos, write_block, af.fp);
-    if (rc == 0 && last_logits) rc = write_block(af.fp, (float *)last_logits, (size_t)c->n_vocab);
+    io_ctx io = {af.fp, s->m->be}, host = {af.fp, backend_cpu()};
+    if (rc == 0) rc = for_each_block(s, s->pos, write_block, &io);
+    if (rc == 0 && last_logits) rc = write_block(&host, (float *)last_logits, (size_t)c->n_vocab);
     if (rc) {
         atomic_file_abort(&af);
         return arwkv_set_error("%s: write failed", path);
@@ -71,10 +91,11 @@ int arwkv_state_load(arwkv_state *s, const char *path, float *last_logits, int *
         rc = arwkv_set_error("%s: the state belongs to a model of another shape than %s", path, s->m->dir);
     else if (h.pos < 0 || (c->arch == ARWKV_ARCH_QWEN2 && h.pos > s->max_ctx))
         rc = arwkv_set_error("%s: state position %d does not fit a cache of %d tokens", path, h.pos, s->max_ctx);
-    else if (for_each_block(s, h.pos, read_block, f))
+    io_ctx io = {f, s->m->be}, host = {f, backend_cpu()};
+    if (rc == 0 && for_each_block(s, h.pos, read_block, &io))
         rc = arwkv_set_error("%s: truncated state file", path);
     int with_logits = rc == 0 && (h.flags & 1u);
-    if (with_logits && last_logits && read_block(f, last_logits, (size_t)c->n_vocab))
+    if (with_logits && last_logits && read_block(&host, last_logits, (size_t)c->n_vocab))
         rc = arwkv_set_error("%s: truncated state file", path);
     fclose(f);
     if (rc) {

@@ -69,7 +69,7 @@ int tokenizer_decode(const tokenizer *t, const int32_t *ids, size_t n, char **by
 }
 
 // ---- streaming ------------------------------------------------------------------------------------
-struct tokenizer_stream {
+struct arwkv_token_stream {
     const tokenizer *t;
     int skip_special;
     size_t pos;                // ids pushed so far, for messages

@@ -86,7 +86,7 @@ typedef struct {
 
 typedef struct tok_work tok_work;
 
-struct tokenizer {
+struct arwkv_tokenizer {
     char *name;                // file name for messages
 
     // model vocab: id -> key (byte-level form) and id -> raw bytes

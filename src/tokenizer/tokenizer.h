@@ -16,7 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct tokenizer tokenizer;
+// the public arwkv_tokenizer (arwkv.h) is this type
+typedef struct arwkv_tokenizer tokenizer;
 
 // Ids of the tokens the runtime needs; -1 when the tokenizer has none.
 typedef struct {
@@ -70,7 +71,7 @@ int tokenizer_decode_ex(const tokenizer *t, const int32_t *ids, size_t n, int sk
 // Streaming decode for generation: push one id at a time, get back only whole UTF-8 characters;
 // an incomplete multi-byte sequence waits for the next token. Bytes that can never form a valid
 // character are passed through as they are, so the concatenated output equals tokenizer_decode.
-typedef struct tokenizer_stream tokenizer_stream;
+typedef struct arwkv_token_stream tokenizer_stream;   // arwkv_token_stream in arwkv.h
 int tokenizer_stream_init(tokenizer_stream **out, const tokenizer *t, int skip_special);
 // *text points into the stream's buffer, valid until the next call; *len may be 0.
 int tokenizer_stream_push(tokenizer_stream *s, int32_t id, const char **text, size_t *len);

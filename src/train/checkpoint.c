@@ -51,10 +51,22 @@ int checkpoint_save(const char *out_dir, const char *model_dir, const train_mode
         int64_t n = (int64_t)tm->n_params;
         char *p = path_join(tmp, "optimizer.safetensors");
         rc = st_builder_init(&b);
-        if (!rc) rc = st_builder_add(&b, "exp_avg", ARWKV_F32, 1, &n, opt->m);
-        if (!rc) rc = st_builder_add(&b, "exp_avg_sq", ARWKV_F32, 1, &n, opt->v);
+        // a GPU's moments are written from host copies
+        float *hm = opt->be->host ? opt->m : malloc((size_t)n * sizeof(float));
+        float *hv = opt->be->host ? opt->v : malloc((size_t)n * sizeof(float));
+        if (!hm || !hv) rc = arwkv_set_error("checkpoint: out of memory for the moments");
+        if (!rc && !opt->be->host) {
+            opt->be->download(hm, opt->m, (size_t)n * sizeof(float));
+            opt->be->download(hv, opt->v, (size_t)n * sizeof(float));
+        }
+        if (!rc) rc = st_builder_add(&b, "exp_avg", ARWKV_F32, 1, &n, hm);
+        if (!rc) rc = st_builder_add(&b, "exp_avg_sq", ARWKV_F32, 1, &n, hv);
         if (!rc) rc = st_builder_write(&b, p, NULL);
         st_builder_free(&b);
+        if (!opt->be->host) {
+            free(hm);
+            free(hv);
+        }
         free(p);
     }
     if (!rc) {
@@ -110,8 +122,8 @@ int checkpoint_load_optimizer(const char *ckpt_dir, adamw *opt, size_t n_params)
         if (!m || !v) rc = -1;
         else if (m->dtype != ARWKV_F32 || v->dtype != ARWKV_F32) rc = arwkv_set_error("%s: moments must be F32", p);
         else {
-            memcpy(opt->m, m->data, n_params * sizeof(float));
-            memcpy(opt->v, v->data, n_params * sizeof(float));
+            opt->be->upload(opt->m, m->data, n_params * sizeof(float));
+            opt->be->upload(opt->v, v->data, n_params * sizeof(float));
         }
         safetensors_close(&s);
     }

@@ -1,4 +1,4 @@
-// Stages 1 and 2 of the distillation (distillation.md): the teacher runs through the inference
+// Stages 1 and 2 of the distillation (docs/distillation.md): the teacher runs through the inference
 // API (per sequence), the student through the training engine.
 #include "train/distill.h"
 
@@ -6,6 +6,13 @@
 #include <math.h>
 
 #include "kernels/train_ops.h"
+
+// a buffer of the backend, counted into *ok
+static void *be_take(const backend *be, size_t bytes, int *ok) {
+    void *p = be->alloc(bytes ? bytes : 1);
+    *ok = *ok && p;
+    return p;
+}
 
 int distill_init(distill *d, int stage, const arwkv_model *teacher, const arwkv_model *student, int32_t B,
                  int32_t T) {
@@ -21,6 +28,10 @@ int distill_init(distill *d, int stage, const arwkv_model *teacher, const arwkv_
     if (tc->n_vocab < sc->n_vocab)
         return arwkv_set_error("distill: the teacher's vocabulary (%d) is smaller than the student's (%d)",
                                tc->n_vocab, sc->n_vocab);
+    if (teacher->be != student->be)
+        return arwkv_set_error("distill: teacher (%s) and student (%s) must be on the same device", teacher->be->name,
+                               student->be->name);
+    const backend *be = d->be = student->be;
     d->stage = stage;
     d->teacher = teacher;
     d->temperature = 1.0f;
@@ -30,39 +41,44 @@ int distill_init(distill *d, int stage, const arwkv_model *teacher, const arwkv_
     d->D = sc->n_embd;
     d->Vs = sc->n_vocab;
     d->Vt = tc->n_vocab;
-    size_t BT = (size_t)B * T, LTD = (size_t)d->L * T * d->D;
+    size_t BT = (size_t)B * T, LTD = (size_t)d->L * T * d->D, F = sizeof(float);
     if (arwkv_state_init(&d->ts, teacher, T)) return -1;
     d->layer_loss = calloc((size_t)d->L, sizeof(double));
     d->step_layer = calloc((size_t)d->L, sizeof(double));
-    int ok = d->layer_loss && d->step_layer;
+    d->host = malloc(BT * (stage == 1 ? 2 * (size_t)d->D : 2) * F);
+    d->host_ids = malloc(BT * sizeof(int32_t));
+    d->host_mask = malloc(BT);
+    int ok = d->layer_loss && d->step_layer && d->host && d->host_ids && d->host_mask;
     if (stage == 1) {
-        d->cap_h = malloc(LTD * sizeof(float));
-        d->cap_y = malloc(LTD * sizeof(float));
-        d->h = malloc(B * LTD * sizeof(float));
-        d->y = malloc(B * LTD * sizeof(float));
-        d->ys = malloc(BT * d->D * sizeof(float));
-        d->dy = malloc(BT * d->D * sizeof(float));
-        ok = ok && d->cap_h && d->cap_y && d->h && d->y && d->ys && d->dy;
+        d->cap_h = be_take(be, LTD * F, &ok);
+        d->cap_y = be_take(be, LTD * F, &ok);
+        d->h = be_take(be, B * LTD * F, &ok);
+        d->y = be_take(be, B * LTD * F, &ok);
+        d->ys = be_take(be, BT * d->D * F, &ok);
+        d->dy = be_take(be, BT * d->D * F, &ok);
     } else {
-        d->tlogits = malloc(BT * d->Vt * sizeof(float));
-        d->dlogits = malloc(BT * d->Vs * sizeof(float));
-        d->losses = malloc(BT * sizeof(float));
-        d->ce = malloc(BT * sizeof(float));
-        d->mask = malloc(BT);
-        ok = ok && d->tlogits && d->dlogits && d->losses && d->ce && d->mask;
+        d->tlogits = be_take(be, BT * d->Vt * F, &ok);
+        d->dlogits = be_take(be, BT * d->Vs * F, &ok);
+        d->losses = be_take(be, BT * F, &ok);
+        d->ce = be_take(be, BT * F, &ok);
+        d->mask = be_take(be, BT, &ok);
+        d->tg = be_take(be, BT * sizeof(int32_t), &ok);
     }
     if (!ok) {
         distill_free(d);
-        return arwkv_set_error("distill: out of memory for batches of %d x %d tokens", B, T);
+        return arwkv_set_error("distill: out of %s memory for batches of %d x %d tokens", be->name, B, T);
     }
     return 0;
 }
 
 void distill_free(distill *d) {
     arwkv_state_free(d->ts);
-    void *bufs[] = {d->cap_h, d->cap_y, d->h, d->y, d->ys, d->dy, d->tlogits, d->dlogits, d->losses, d->ce, d->mask,
-                    d->layer_loss, d->step_layer};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    void *dev[] = {d->cap_h, d->cap_y, d->h, d->y, d->ys, d->dy, d->tlogits, d->dlogits, d->losses, d->ce, d->mask,
+                   d->tg};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
+        if (dev[i]) d->be->release(dev[i]);
+    void *host[] = {d->layer_loss, d->step_layer, d->host, d->host_ids, d->host_mask};
+    for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
     memset(d, 0, sizeof *d);
 }
 
@@ -72,8 +88,25 @@ static int check_batch(const distill *d, const train_model *tm) {
     return 0;
 }
 
+// loss of one layer: mean over rows of ||ys - yt|| / sqrt(D); dy = its gradient scaled by sc
+static double align_loss(float *dy, const float *ys, const float *yt, size_t rows, int32_t D, double sc) {
+    double sum = 0, isd = 1.0 / sqrt((double)D);
+    for (size_t r = 0; r < rows; r++) {
+        const float *a = ys + r * D, *t = yt + r * D;
+        float *g = dy + r * D;
+        double s = 0;
+        for (int32_t j = 0; j < D; j++) s += ((double)a[j] - t[j]) * ((double)a[j] - t[j]);
+        double nrm = sqrt(s);
+        sum += nrm * isd;
+        double k = nrm > 0 ? sc * isd / nrm : 0;
+        for (int32_t j = 0; j < D; j++) g[j] = (float)(k * ((double)a[j] - t[j]));
+    }
+    return sum / (double)rows;
+}
+
 int distill_align_batch(distill *d, train_model *tm, const int32_t *in, float grad_scale, double *loss) {
     if (d->stage != 1 || check_batch(d, tm)) return d->stage != 1 ? arwkv_set_error("distill: not stage 1") : -1;
+    const backend *be = d->be;
     int32_t B = d->B, T = d->T, L = d->L, D = d->D;
     size_t BT = (size_t)B * T, TD = (size_t)T * D;
     // teacher: every layer's normed attention input and Wo o, rearranged to (L, B*T, D)
@@ -84,29 +117,25 @@ int distill_align_batch(distill *d, train_model *tm, const int32_t *in, float gr
         arwkv_state_capture(d->ts, NULL, NULL, 0, 0);
         if (rc) return -1;
         for (int32_t l = 0; l < L; l++) {
-            memcpy(d->h + (l * BT + (size_t)b * T) * D, d->cap_h + l * TD, TD * sizeof(float));
-            memcpy(d->y + (l * BT + (size_t)b * T) * D, d->cap_y + l * TD, TD * sizeof(float));
+            be->copy(d->h + (l * BT + (size_t)b * T) * D, d->cap_h + l * TD, TD * sizeof(float));
+            be->copy(d->y + (l * BT + (size_t)b * T) * D, d->cap_y + l * TD, TD * sizeof(float));
         }
     }
     // student: layer by layer on the teacher's h (layer 0 first: it provides v_first)
-    double total = 0, isd = 1.0 / sqrt((double)D);
+    double total = 0, sc = grad_scale / ((double)BT * L);
+    float *ys = d->host, *yt = d->host + BT * D;
     for (int32_t l = 0; l < L; l++) {
-        const float *yt = d->y + l * BT * D;
+        const float *ytl = d->y + l * BT * D;
         if (train_time_mix_forward(tm, l, d->h + l * BT * D, d->ys)) return -1;
-        double sum = 0;
-        for (size_t r = 0; r < BT; r++) {
-            const float *a = d->ys + r * D, *t = yt + r * D;
-            float *g = d->dy + r * D;
-            double s = 0;
-            for (int32_t j = 0; j < D; j++) s += ((double)a[j] - t[j]) * ((double)a[j] - t[j]);
-            double nrm = sqrt(s);
-            sum += nrm * isd;
-            // d/dys of ||ys - yt|| / sqrt(D), averaged over rows and layers
-            double sc = nrm > 0 ? grad_scale * isd / (nrm * (double)BT * L) : 0;
-            for (int32_t j = 0; j < D; j++) g[j] = (float)(sc * ((double)a[j] - t[j]));
+        if (be->host) {
+            d->layer_loss[l] = align_loss(d->dy, d->ys, ytl, BT, D, sc);
+        } else {
+            be->download(ys, d->ys, BT * D * sizeof(float));
+            be->download(yt, ytl, BT * D * sizeof(float));
+            d->layer_loss[l] = align_loss(ys, ys, yt, BT, D, sc);
+            be->upload(d->dy, ys, BT * D * sizeof(float));
         }
         if (train_time_mix_backward(tm, l, d->dy)) return -1;
-        d->layer_loss[l] = sum / (double)BT;
         total += d->layer_loss[l];
     }
     *loss = total / L;
@@ -116,27 +145,40 @@ int distill_align_batch(distill *d, train_model *tm, const int32_t *in, float gr
 int distill_kd_batch(distill *d, train_model *tm, const int32_t *in, const int32_t *tg, float grad_scale,
                      double *loss, double *kl, double *ce) {
     if (d->stage != 2 || check_batch(d, tm)) return d->stage != 2 ? arwkv_set_error("distill: not stage 2") : -1;
+    const backend *be = d->be;
     int32_t B = d->B, T = d->T, Vs = d->Vs, Vt = d->Vt, BT = B * T;
     for (int32_t b = 0; b < B; b++) {
         arwkv_state_reset(d->ts);
-        if (arwkv_forward(d->teacher, d->ts, in + (size_t)b * T, T, d->tlogits + (size_t)b * T * Vt, 1)) return -1;
+        if (model_forward_all(d->teacher, d->ts, in + (size_t)b * T, T, d->tlogits + (size_t)b * T * Vt)) return -1;
     }
     if (train_forward_logits(tm, in)) return -1;
-    for (int32_t i = 0; i < BT; i++) d->mask[i] = tg[i] >= 0;
-    float tau = d->temperature;
-    int n = kl_div_forward(d->losses, tm->logits, d->tlogits, d->mask, tau, BT, Vs, Vt);
-    memset(d->dlogits, 0, (size_t)BT * Vs * sizeof(float));
+    int32_t nc = 0;
+    for (int32_t i = 0; i < BT; i++) {
+        d->host_mask[i] = tg[i] >= 0;
+        d->host_ids[i] = tg[i] >= 0 && tg[i] < Vs ? tg[i] : -1;
+        nc += d->host_ids[i] >= 0;
+    }
+    be->upload(d->mask, d->host_mask, (size_t)BT);
+    be->upload(d->tg, d->host_ids, (size_t)BT * sizeof(int32_t));
+    float tau = d->temperature, *hl = d->host;
+    int n = be->kl_div_forward(d->losses, tm->logits, d->tlogits, d->mask, tau, BT, Vs, Vt);
+    be->zero(d->dlogits, (size_t)BT * Vs * sizeof(float));
+    be->download(hl, d->losses, (size_t)BT * sizeof(float));
     double kl_sum = 0, ce_sum = 0;
-    for (int32_t i = 0; i < BT; i++) kl_sum += d->losses[i];
-    if (n) kl_div_backward(d->dlogits, tm->logits, d->tlogits, d->mask, tau, grad_scale / (float)n, BT, Vs, Vt);
+    for (int32_t i = 0; i < BT; i++) kl_sum += hl[i];
+    if (n) be->kl_div_backward(d->dlogits, tm->logits, d->tlogits, d->mask, tau, grad_scale / (float)n, BT, Vs, Vt);
     double klm = n ? kl_sum / n : 0, cem = 0;
     if (d->ce_weight != 0) {
-        int nc = crossentropy_forward(d->ce, tm->logits, tg, BT, Vs);
-        for (int32_t i = 0; i < BT; i++) ce_sum += d->ce[i];
-        if (nc) crossentropy_backward(d->dlogits, tm->logits, tg, d->ce_weight * grad_scale / (float)nc, BT, Vs);
+        // the logits become the CE gradient in place, then the KL gradient joins them
+        float scale = nc ? d->ce_weight * grad_scale / (float)nc : 0.0f;
+        be->crossentropy_fused(d->ce, tm->logits, d->tg, scale, BT, Vs);
+        be->download(hl, d->ce, (size_t)BT * sizeof(float));
+        for (int32_t i = 0; i < BT; i++) ce_sum += hl[i];
+        be->add(tm->logits, tm->logits, d->dlogits, (size_t)BT * Vs);
         cem = nc ? ce_sum / nc : 0;
+    } else {
+        be->copy(tm->logits, d->dlogits, (size_t)BT * Vs * sizeof(float));
     }
-    memcpy(tm->logits, d->dlogits, (size_t)BT * Vs * sizeof(float));
     if (train_backward(tm)) return -1;
     *loss = klm + d->ce_weight * cem;
     if (kl) *kl = klm;

@@ -1,4 +1,4 @@
-// Distillation of a Qwen2 teacher into an ARWKV student (distillation.md): stage 1 attention
+// Distillation of a Qwen2 teacher into an ARWKV student (docs/distillation.md): stage 1 attention
 // alignment, stage 2 word-level KD, and DPO. Each stage is a trainer_hooks for the shared loop.
 #ifndef ARWKV_TRAIN_DISTILL_H
 #define ARWKV_TRAIN_DISTILL_H
@@ -12,12 +12,17 @@ typedef struct {
     float temperature;         // stage 2 (default 1)
     float ce_weight;           // stage 2: weight of the next-token CE added to the KL (default 0)
     arwkv_state *ts;           // the teacher's state, one sequence at a time
+    const backend *be;         // of both models: every buffer below but host* lives there
     int32_t B, T, L, D, Vs, Vt;
     float *cap_h, *cap_y;      // stage 1: one sequence's capture (L, T, D) each
     float *h, *y, *ys, *dy;    // stage 1: (L, B*T, D) teacher h and y; (B*T, D) student y and dy
     float *tlogits, *dlogits;  // stage 2: teacher (B*T, Vt), student gradient (B*T, Vs)
     float *losses, *ce;        // stage 2: per-position KL and CE, (B*T)
-    uint8_t *mask;
+    uint8_t *mask;             // stage 2: (B*T) counted positions
+    int32_t *tg;               // stage 2: (B*T) next-token targets, -1 where not counted
+    float *host;               // host staging: stage 1 (2, B*T, D), stage 2 (B*T)
+    int32_t *host_ids;
+    uint8_t *host_mask;
     double *layer_loss;        // stage 1: per-layer loss of the last micro-batch (L)
     double *step_layer, step_kl, step_ce;   // sums over the current optimiser step's micro-batches
     int64_t step_micro;

@@ -1,4 +1,4 @@
-// DPO (distillation.md, stage 3): preference pairs, summed response log-probs of the policy (the
+// DPO (docs/distillation.md, stage 3): preference pairs, summed response log-probs of the policy (the
 // training engine) and of a frozen reference (the inference API, computed once per pair), and the
 // sigmoid loss of TRL with label smoothing 0.
 #include <jansson.h>
@@ -241,6 +241,8 @@ static int ref_logp(dpo *d, const dpo_seq *s, double *out) {
 int dpo_batch(dpo *d, train_model *tm, int64_t index, float grad_scale, double *loss) {
     int32_t P = d->P, T = d->T, R = 2 * P, V = tm->m->cfg.n_vocab;
     if (tm->B != R || tm->T != T) return arwkv_set_error("dpo: batch %d x %d, expected %d x %d", tm->B, tm->T, R, T);
+    // the sequence log-probs are summed on the host from the logits
+    if (!tm->m->be->host) return arwkv_set_error("dpo: runs on the CPU only (--device %s)", tm->m->be->name);
     int32_t pad = tm->m->cfg.eos_id >= 0 && tm->m->cfg.eos_id < V ? tm->m->cfg.eos_id : 0;
     for (int32_t i = 0; i < P; i++) {
         int64_t k = pair_at(d, index * P + i);

@@ -11,18 +11,21 @@ int adamw_init(adamw *o, const train_model *tm) {
     o->eps = 1e-8f;
     o->weight_decay = 0.1f;
     o->clip = 1.0f;
-    o->m = calloc(tm->n_params, sizeof(float));
-    o->v = calloc(tm->n_params, sizeof(float));
+    const backend *be = o->be = tm->m->be;
+    o->m = be->alloc(tm->n_params * sizeof(float));
+    o->v = be->alloc(tm->n_params * sizeof(float));
     if (!o->m || !o->v) {
         adamw_free(o);
-        return arwkv_set_error("adamw: out of memory for %zu moments", tm->n_params);
+        return arwkv_set_error("adamw: out of %s memory for %zu moments", be->name, tm->n_params);
     }
+    be->zero(o->m, tm->n_params * sizeof(float));
+    be->zero(o->v, tm->n_params * sizeof(float));
     return 0;
 }
 
 void adamw_free(adamw *o) {
-    free(o->m);
-    free(o->v);
+    if (o->m) o->be->release(o->m);
+    if (o->v) o->be->release(o->v);
     o->m = o->v = NULL;
 }
 
@@ -31,8 +34,7 @@ double train_grad_norm(const train_model *tm) {
     for (int32_t i = 0; i < tm->n_tensors; i++) {
         const train_tensor *t = &tm->tensors[i];
         if (!t->trainable) continue;
-        const float *g = tm->grads + t->off;
-        for (size_t j = 0; j < t->n; j++) s += (double)g[j] * g[j];
+        s += tm->m->be->sumsq(tm->grads + t->off, t->n);
     }
     return sqrt(s);
 }
@@ -42,21 +44,12 @@ void adamw_step(adamw *o, train_model *tm, float lr, double grad_norm) {
     double clip = o->clip > 0 ? fmin(1.0, o->clip / (grad_norm + 1e-6)) : 1.0;
     double bc1 = 1.0 - pow(o->beta1, (double)o->t), bc2 = sqrt(1.0 - pow(o->beta2, (double)o->t));
     float b1 = o->beta1, b2 = o->beta2, step = (float)(lr / bc1), ibc2 = (float)(1.0 / bc2), eps = o->eps;
-    // one parallel region for the whole update; tensors are independent, so no barrier between them
-    #pragma omp parallel if (tm->n_params > 65536)
     for (int32_t i = 0; i < tm->n_tensors; i++) {
         const train_tensor *t = &tm->tensors[i];
         if (!t->trainable) continue;
-        float *p = tm->params + t->off, *g = tm->grads + t->off, *m = o->m + t->off, *v = o->v + t->off;
-        float keep = t->decay ? 1.0f - lr * o->weight_decay : 1.0f, c = (float)clip;
-        #pragma omp for schedule(static) nowait
-        for (size_t j = 0; j < t->n; j++) {
-            float gj = g[j] * c;
-            p[j] *= keep;
-            m[j] = b1 * m[j] + (1.0f - b1) * gj;
-            v[j] = b2 * v[j] + (1.0f - b2) * gj * gj;
-            p[j] -= step * m[j] / (sqrtf(v[j]) * ibc2 + eps);
-        }
+        float keep = t->decay ? 1.0f - lr * o->weight_decay : 1.0f;
+        tm->m->be->adamw_update(tm->params + t->off, tm->grads + t->off, o->m + t->off, o->v + t->off, t->n,
+                                (float)clip, keep, b1, b2, step, ibc2, eps);
     }
 }
 

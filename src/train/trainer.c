@@ -9,7 +9,7 @@
 
 #include "train/checkpoint.h"
 #include "train/data.h"
-#include "train/profile.h"
+#include "core/profile.h"
 
 void trainer_opts_defaults(trainer_opts *o) {
     memset(o, 0, sizeof *o);
@@ -73,7 +73,9 @@ int trainer_run(const trainer_opts *o) {
     char *ckpt = path_join(o->out_dir, "checkpoint");
     int resuming = o->resume && file_exists(ckpt);
     train_state st = {0, 0, 0, 0, o->seed, 0};
-    arwkv_load_opts lo = {.weight_dtype = -1, .all_f32 = 1};
+    arwkv_load_opts lo = {.weight_dtype = -1};   // converted to fp32 parameters by train_model_init
+    const backend *be = backend_get(o->device);
+    if (!be) return -1;
     arwkv_model *m = NULL;
     train_model tm = {0};
     adamw opt = {0};
@@ -83,7 +85,7 @@ int trainer_run(const trainer_opts *o) {
     int rc = dir_ensure(o->out_dir);
     if (!rc && resuming) rc = checkpoint_load_state(ckpt, &st);
     if (!rc) rc = arwkv_model_load(&m, resuming ? ckpt : o->model_dir, &lo);
-    if (!rc) rc = train_model_init(&tm, m, (int32_t)rows, (int32_t)o->ctx);
+    if (!rc) rc = train_model_init_on(&tm, m, be, (int32_t)rows, (int32_t)o->ctx);
     if (!rc) rc = adamw_init(&opt, &tm);
     if (!rc && resuming) rc = checkpoint_load_optimizer(ckpt, &opt, tm.n_params);
     if (!rc && !own_data) rc = data_reader_open(&dr, o->data_path, (int32_t)o->ctx, o->shuffle, st.seed);

@@ -29,6 +29,7 @@ typedef struct {
 struct trainer_opts {
     const char *name;            // command name for messages and progress ("train" when NULL)
     const char *model_dir, *data_path, *out_dir, *log_path;
+    const char *device;          // NULL / "cpu", or "cuda[:N]": where parameters and activations live
     int64_t steps, ctx, batch, accum, warmup, save_every, max_bad;
     double lr, min_lr;
     int schedule_cosine, shuffle, resume, verbose;

@@ -12,6 +12,7 @@
 
 #include "eval/eval_model.h"
 #include "test_util.h"
+#include "tokenizer/tokenizer.h"
 
 #define GOLDEN "tests/data/golden/"
 

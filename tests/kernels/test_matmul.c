@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "kernels/kernels.h"
+#include "cpu_level.h"
 #include "test_util.h"
 
 #define TOL 1e-5
@@ -133,6 +134,7 @@ static void check_finite_diff(void) {
 }
 
 int main(void) {
+    if (cpu_level_skip()) return 77;
     static const int Ts[] = {1, 2, 3, 4, 5, 7, 8, 9, 64, 129};
     static const int shapes[][2] = {{1, 1}, {7, 5}, {17, 33}, {64, 48}, {100, 37}, {45, 130}, {600, 20}};
     static const arwkv_dtype dts[] = {ARWKV_F32, ARWKV_BF16, ARWKV_F16};
@@ -157,10 +159,14 @@ int main(void) {
     printf("backward: worst rel err %.2e\n", g_worst_bwd);
     check_finite_diff();
 
-    double bw = memory_read_bandwidth((size_t)64 << 20);
+    size_t nbuf = ((size_t)64 << 20) / sizeof(float);
+    float *buf = malloc(nbuf * sizeof(float));
+    double bw = memory_read_bandwidth(buf, nbuf);
     printf("read bandwidth (64 MiB): %.1f GB/s\n", bw / 1e9);
     CHECK(bw > 1e8 && bw < 1e13, "read bandwidth %.3g B/s is implausible", bw);
-    bw = memory_read_bandwidth(5000);   // smaller than one block per thread
+    bw = memory_read_bandwidth(buf, 1250);   // smaller than one block per thread
     CHECK(bw > 0, "read bandwidth of a tiny buffer: %.3g B/s", bw);
+    CHECK(memory_read_bandwidth(buf, 1000) == 0, "a buffer below 1024 floats is refused");
+    free(buf);
     return test_summary();
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/train_ops.h"
+#include "cpu_level.h"
 #include "test_util.h"
 #include "train_ops_fd.h"
 
@@ -430,6 +431,7 @@ static void test_k_chain(void) {
 }
 
 int main(void) {
+    if (cpu_level_skip()) return 77;
     test_token_shift(6, 2, 5, 72);
     test_token_shift(5, 2, 40, 128);   // above the threading threshold
     test_xp(5, 12, 7);

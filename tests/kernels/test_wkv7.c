@@ -1,6 +1,8 @@
 // WKV-7 scan: forward and backward against naive double-precision references written here,
-// central finite differences, sequence splitting, checkpoints and gradient accumulation.
+// central finite differences, sequence splitting, checkpoints, gradient accumulation, and the
+// batched functions against per-sequence calls.
 #include "kernels/kernels.h"
+#include "cpu_level.h"
 #include "test_util.h"
 
 #include <math.h>
@@ -89,7 +91,7 @@ static void ref_forward(const problem *p, double *out, double *states) {
         }
 }
 
-// the model.md recurrence in double over stored states; grads[i] (T, H, N) overwritten,
+// the docs/model.md §2 recurrence in double over stored states; grads[i] (T, H, N) overwritten,
 // dS (H, N, N): dL/dS_T on entry, dL/dS_0 on exit
 static void ref_backward(const problem *p, double *grads[NIN], double *dS, const double *dout,
                          const double *states) {
@@ -224,11 +226,12 @@ static void kernel_grads(const problem *p, int K, kgrads *kg, const float *dout,
     float *out = malloc(n * sizeof(float)), *S = malloc(ns * sizeof(float));
     float *ck = malloc((size_t)(p->T + K - 1) / K * ns * sizeof(float));
     float *const *x = p->in;
+    float *scratch = malloc(wkv7_scratch_floats(K, 1, p->H, p->N) * sizeof(float));
     memcpy(S, p->s0, ns * sizeof(float));
     wkv7_forward(out, S, ck, K, x[0], x[1], x[2], x[3], x[4], x[5], p->T, p->H, p->N);
-    wkv7_backward(kg->g[0], kg->g[1], kg->g[2], kg->g[3], kg->g[4], kg->g[5], with_dstate ? kg->dS : NULL,
-                  dout, ck, K, x[0], x[1], x[2], x[3], x[4], x[5], p->T, p->H, p->N);
-    free(out), free(S), free(ck);
+    wkv7_backward_batch(kg->g[0], kg->g[1], kg->g[2], kg->g[3], kg->g[4], kg->g[5], with_dstate ? kg->dS : NULL,
+                        scratch, dout, ck, K, x[0], x[1], x[2], x[3], x[4], x[5], 1, p->T, p->H, p->N);
+    free(out), free(S), free(ck), free(scratch);
 }
 
 static void kgrads_alloc(kgrads *kg, const problem *p) {
@@ -370,12 +373,86 @@ static void test_backward_ref(int T, int H, int N) {
     problem_free(&p);
 }
 
+// ---- batch ----------------------------------------------------------------------------------
+
+static int same(const float *a, const float *b, size_t n) { return !memcmp(a, b, n * sizeof(float)); }
+
+// B sequences in one batched call against one single-sequence call each: bit-identical outputs,
+// states, checkpoints and gradients (with dstate given and NULL); the backward stays inside the
+// scratch that wkv7_scratch_floats asks for
+static void test_batch(int B, int T, int H, int N, int K) {
+    problem p;   // B*T tokens: the inputs (B, T, H, N) of B sequences
+    problem_init(&p, B * T, H, N, 900 + B * 10 + N);
+    const size_t HN = (size_t)H * N, NN = (size_t)N * N, n = tok_size(&p), ns = (size_t)B * H * NN;
+    const int nck = (T + K - 1) / K;
+    const size_t nc = (size_t)nck * H * NN;   // checkpoints of one sequence
+    unsigned long long seed = 31;
+    float *s0 = malloc(ns * sizeof(float)), *dout = malloc(n * sizeof(float)), *dS = malloc(ns * sizeof(float));
+    fill_uniform(s0, ns, 0.5f, &seed);
+    fill_uniform(dout, n, 1.0f, &seed);
+    fill_uniform(dS, ns, 1.0f, &seed);
+    float *out[2], *st[2], *ck[2], *g[2][NIN], *dst[2];
+    for (int w = 0; w < 2; w++) {
+        out[w] = malloc(n * sizeof(float)), st[w] = malloc(ns * sizeof(float)), ck[w] = malloc(B * nc * sizeof(float));
+        dst[w] = malloc(ns * sizeof(float));
+        memcpy(st[w], s0, ns * sizeof(float));
+        for (int a = 0; a < NIN; a++) g[w][a] = malloc(n * sizeof(float));
+    }
+    float *const *x = p.in;
+    wkv7_forward_batch(out[0], st[0], ck[0], K, x[0], x[1], x[2], x[3], x[4], x[5], B, T, H, N);
+    for (int b = 0; b < B; b++) {
+        size_t o = (size_t)b * T * HN;
+        wkv7_forward(out[1] + o, st[1] + b * H * NN, ck[1] + b * nc, K, x[0] + o, x[1] + o, x[2] + o, x[3] + o,
+                     x[4] + o, x[5] + o, T, H, N);
+    }
+    CHECK(same(out[0], out[1], n) && same(st[0], st[1], ns) && same(ck[0], ck[1], B * nc),
+          "B %d T %d H %d N %d K %d: batched forward differs from per-sequence calls", B, T, H, N, K);
+
+    size_t nscr = wkv7_scratch_floats(K, B, H, N);
+    float *scratch = malloc((nscr + 64) * sizeof(float));
+    for (int i = 0; i < 64; i++) scratch[nscr + i] = -1234.5f;
+    for (int with = 1; with >= 0; with--) {
+        for (int w = 0; w < 2; w++) {
+            unsigned long long gs = 5;   // both start from the same nonzero gradients
+            for (int a = 0; a < NIN; a++) fill_uniform(g[w][a], n, 1.0f, &gs);
+            memcpy(dst[w], dS, ns * sizeof(float));
+        }
+        wkv7_backward_batch(g[0][0], g[0][1], g[0][2], g[0][3], g[0][4], g[0][5], with ? dst[0] : NULL, scratch,
+                            dout, ck[0], K, x[0], x[1], x[2], x[3], x[4], x[5], B, T, H, N);
+        for (int b = 0; b < B; b++) {
+            size_t o = (size_t)b * T * HN;
+            wkv7_backward(g[1][0] + o, g[1][1] + o, g[1][2] + o, g[1][3] + o, g[1][4] + o, g[1][5] + o,
+                          with ? dst[1] + b * H * NN : NULL, dout + o, ck[1] + b * nc, K, x[0] + o, x[1] + o,
+                          x[2] + o, x[3] + o, x[4] + o, x[5] + o, T, H, N);
+        }
+        int ok = same(dst[0], dst[1], ns);
+        for (int a = 0; a < NIN; a++) ok &= same(g[0][a], g[1][a], n);
+        CHECK(ok, "B %d T %d H %d N %d K %d dstate %s: batched backward differs from per-sequence calls", B, T, H,
+              N, K, with ? "given" : "NULL");
+    }
+    int intact = 1;
+    for (int i = 0; i < 64; i++) intact &= scratch[nscr + i] == -1234.5f;
+    CHECK(intact, "B %d T %d H %d N %d K %d: backward wrote past its %zu-float scratch", B, T, H, N, K, nscr);
+    printf("batch B %d T %d H %d N %d K %d: bit-identical to per-sequence calls, scratch %zu floats\n", B, T, H, N,
+           K, nscr);
+    for (int w = 0; w < 2; w++) {
+        free(out[w]), free(st[w]), free(ck[w]), free(dst[w]);
+        for (int a = 0; a < NIN; a++) free(g[w][a]);
+    }
+    free(s0), free(dout), free(dS), free(scratch);
+    problem_free(&p);
+}
+
 int main(void) {
+    if (cpu_level_skip()) return 77;
     test_forward();
     test_split();
     test_backward_fd();
     test_backward_ref(40, 2, 64);
     test_backward_ref(9, 3, 20);
     test_backward_ref(9, 1, 7);
+    test_batch(3, 37, 2, 64, 16);
+    test_batch(2, 9, 3, 20, 4);
+    test_batch(4, 5, 1, 7, 16);   // K > T: one chunk shorter than K
     return test_summary();
 }

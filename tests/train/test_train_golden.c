@@ -1,6 +1,7 @@
 // Training against the float64 PyTorch reference (tests/data/golden/train_next_token): 10 AdamW steps
 // of next-token cross-entropy for the student and the teacher, losses, grad norms and final weights.
 #include <math.h>
+#include <omp.h>
 
 #include "golden_util.h"
 #include "test_util.h"

@@ -2,6 +2,7 @@
 // a tiny model (two layers; the student with gate and GroupNorm, T > the checkpoint interval),
 // perturbed weights so that every path carries gradient, and a few parameters of every tensor.
 #include <math.h>
+#include <omp.h>
 
 #include "test_util.h"
 #include "train/train.h"
@@ -45,7 +46,7 @@ static void check_model(const char *label, arwkv_config *cfg, int B, int T) {
     train_zero_grads(&tm);
     train_forward(&tm, in, tg, 1.0f, &loss);
     train_backward(&tm);
-    tm.keep_vfirst = 1;   // the reference is the gradient with v_first detached
+    tm.a.keep_vfirst = 1;   // the reference is the gradient with v_first detached
     double worst = 0;
     const char *worst_name = "";
     int n_checked = 0;
@@ -87,7 +88,7 @@ static void check_model(const char *label, arwkv_config *cfg, int B, int T) {
     }
     printf("%s: %d parameters of %d tensors, worst error %.2e (%s), loss %.4f\n", label, n_checked, tm.n_tensors,
            worst, worst_name, loss);
-    tm.keep_vfirst = 0;
+    tm.a.keep_vfirst = 0;
     // the gradient scale multiplies every gradient
     float *g1 = malloc(tm.n_params * sizeof(float));
     memcpy(g1, tm.grads, tm.n_params * sizeof(float));

@@ -1,5 +1,5 @@
 // Per-op time table of training; see profile.h.
-#include "train/profile.h"
+#include "core/profile.h"
 
 #include <time.h>
 

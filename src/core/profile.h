@@ -1,8 +1,8 @@
 // Per-op time table of training (ARWKV_PROFILE=1): wall and process CPU time, and for the matrix
 // products their rate, accumulated over every forward/backward/optimiser step of the process.
 // Calls come from the thread that drives training (kernels thread inside), so no locking.
-#ifndef ARWKV_TRAIN_PROFILE_H
-#define ARWKV_TRAIN_PROFILE_H
+#ifndef ARWKV_CORE_PROFILE_H
+#define ARWKV_CORE_PROFILE_H
 
 #include <stdio.h>
 
