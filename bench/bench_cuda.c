@@ -94,6 +94,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < BT; i++) in[i] = (i * 7919) % tc.n_vocab, tg[i] = (i * 104729) % tc.n_vocab;
         double ts = 0;
         for (int s = 0; s <= steps; s++) {
+            if (s == 1) prof_reset();
             double a = now(), loss = 0;
             float l;
             train_zero_grads(&tm);
@@ -115,6 +116,7 @@ int main(int argc, char **argv) {
         double flops = kind == 0 ? 6 * n_all : kind == 1 ? 2 * n_all + 6 * n_tm : 8 * n_all;
         printf("%-16s batch %d x %d: %8.0f tok/s  %6.1f TFLOP/s  MFU %.1f%%\n", what[kind], B, T, tps,
                tps * flops / 1e12, peak ? 100 * tps * flops / peak : 0);
+        prof_print(stdout, (double)steps * BT);
         free(in);
         free(tg);
         if (kind) distill_free(&d);

@@ -34,6 +34,8 @@ static double cpu_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+void prof_reset(void) { memset(slots, 0, sizeof slots); }
+
 prof_mark prof_begin(void) {
     if (!prof_enabled()) return (prof_mark){0, 0};
     return (prof_mark){time_now(), cpu_now()};

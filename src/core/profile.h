@@ -31,6 +31,7 @@ int prof_enabled(void);
 prof_mark prof_begin(void);
 // adds the time since m (and flops) to op; no-op when profiling is off
 void prof_end(prof_op op, prof_mark m, double flops);
+void prof_reset(void);   // zeroes the table
 // the table, with tokens/s over `tokens` processed tokens; nothing when profiling is off
 void prof_print(FILE *fp, double tokens);
 

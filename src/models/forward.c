@@ -8,9 +8,9 @@
 void model_matmul(const arwkv_model *m, float *out, float *inp, const weight *w, const float *bias, int T, int C,
                   int OC) {
     if (m->act_dtype != ARWKV_F32) m->be->round_to(inp, (size_t)T * C, m->act_dtype);
-    prof_mark pm = prof_begin();
+    prof_mark pm = model_prof_begin(m->be);
     m->be->matmul_forward(out, inp, w->data, w->dt, bias, T, C, OC);
-    prof_end(PROF_MATMUL_FWD, pm, 2.0 * T * C * OC);
+    model_prof_end(m->be, PROF_MATMUL_FWD, pm, 2.0 * T * C * OC);
 }
 
 // rows of this pass that fall in the capture window, copied for layer l (one contiguous range)
@@ -117,9 +117,9 @@ float *train_zeroed(train_model *tm, float *p, size_t n) {
 void train_mm_backward(train_model *tm, float *dinp, const weight *w, const weight *bias, const float *dout,
                        const float *inp, int T, int C, int OC) {
     float *dw = train_grad_of(tm, w), *db = bias ? train_grad_of(tm, bias) : NULL;
-    prof_mark pm = prof_begin();
+    prof_mark pm = model_prof_begin(tm->m->be);
     tm->m->be->matmul_backward(dinp, dw, db, dout, inp, w->data, T, C, OC);
-    prof_end(PROF_MATMUL_BWD, pm, 2.0 * T * C * OC * ((dinp != NULL) + (dw != NULL)));
+    model_prof_end(tm->m->be, PROF_MATMUL_BWD, pm, 2.0 * T * C * OC * ((dinp != NULL) + (dw != NULL)));
 }
 
 static model_pass train_pass(const train_model *tm) {
@@ -134,10 +134,10 @@ int train_forward_logits(train_model *tm, const int32_t *inputs) {
             return arwkv_set_error("train: input token %d at position %d is outside the vocabulary (%d)", inputs[i],
                                    i, V);
     tm->m->be->upload(tm->a.ids, inputs, (size_t)BT * sizeof(int32_t));
-    prof_mark pm = prof_begin();
+    prof_mark pm = model_prof_begin(tm->m->be);
     model_pass p = train_pass(tm);
     model_forward(tm->m, &tm->a, &p, tm->logits, 1);
-    prof_end(PROF_FORWARD, pm, 0);
+    model_prof_end(tm->m->be, PROF_FORWARD, pm, 0);
     return tm->m->be->status();
 }
 
@@ -162,9 +162,9 @@ int train_forward(train_model *tm, const int32_t *inputs, const int32_t *targets
     tm->grad_scale = grad_scale;
     // the logits become scaled dlogits here: the backward needs nothing else from them
     float scale = n ? grad_scale / (float)n : 0.0f;
-    prof_mark pm = prof_begin();
+    prof_mark pm = model_prof_begin(be);
     be->crossentropy_fused(tm->losses, tm->logits, tm->targets, scale, BT, V);
-    prof_end(PROF_LOSS, pm, 0);
+    model_prof_end(be, PROF_LOSS, pm, 0);
     be->download(losses, tm->losses, (size_t)BT * sizeof(float));
     double sum = 0;
     for (int i = 0; i < BT; i++) sum += losses[i];
@@ -181,7 +181,7 @@ int train_backward(train_model *tm) {
     const model_acts *a = &tm->a;
     int BT = tm->B * tm->T, D = c->n_embd, F = c->n_ff, V = c->n_vocab;
     size_t TD = (size_t)BT * D;
-    prof_mark pm = prof_begin();
+    prof_mark pm = model_prof_begin(be);
     float *dx = train_zeroed(tm, tm->dx, TD), *dxf = train_zeroed(tm, tm->dlogit_x, TD);
     train_mm_backward(tm, dxf, &W->lm_head, NULL, tm->logits, a->xnf, BT, D, V);
     be->rmsnorm_backward(dx, train_grad_of(tm, &W->norm), dxf, a->x[2 * c->n_layer], P(W->norm), a->rstdf, BT, D);
@@ -203,7 +203,7 @@ int train_backward(train_model *tm) {
     }
     float *dembed = train_grad_of(tm, &W->embed);
     if (dembed) be->embedding_backward(dembed, dx, a->ids, BT, D, V);
-    prof_end(PROF_BACKWARD, pm, 0);
+    model_prof_end(be, PROF_BACKWARD, pm, 0);
     return be->status();
 }
 

@@ -67,6 +67,16 @@ int train_time_mix_forward(train_model *tm, int32_t l, const float *xn, float *y
 // scratch): accumulates the time-mix parameter gradients (trainable tensors only).
 int train_time_mix_backward(train_model *tm, int32_t l, const float *dy);
 
+// ---- timing: a GPU runs ops asynchronously, so profiled spans wait for it at both ends ------------
+static inline prof_mark model_prof_begin(const backend *be) {
+    if (prof_enabled()) be->sync();
+    return prof_begin();
+}
+static inline void model_prof_end(const backend *be, prof_op op, prof_mark m, double flops) {
+    if (prof_enabled()) be->sync();
+    prof_end(op, m, flops);
+}
+
 // ---- for the block backward passes --------------------------------------------------------------
 // the gradient of a weight, or NULL when its tensor is frozen
 float *train_grad_of(train_model *tm, const weight *w);

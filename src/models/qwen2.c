@@ -25,9 +25,9 @@ void qwen2_block_forward(const arwkv_model *m, model_acts *a, const model_pass *
             be->rope_forward(q + (size_t)b * T * qd, 0, c->rope_theta, T, Hq, hd);
             be->rope_forward(k + (size_t)b * T * kvd, 0, c->rope_theta, T, Hkv, hd);
         }
-        prof_mark pm = prof_begin();
+        prof_mark pm = model_prof_begin(be);
         be->attention_train_forward(a->ao[l], a->att[l], q, k, v, B, T, Hq, Hkv, hd);
-        prof_end(PROF_ATTN_FWD, pm, 0);
+        model_prof_end(be, PROF_ATTN_FWD, pm, 0);
     }
     model_matmul(m, out, a->ao[l], &L->wo, NULL, BT, qd, D);
 }
@@ -42,10 +42,10 @@ void qwen2_block_backward(train_model *tm, int l, const float *dy) {
     float *dao = train_zeroed(tm, tm->d[0], (size_t)BT * qd), *dq = train_zeroed(tm, tm->d[1], (size_t)BT * qd);
     float *dk = train_zeroed(tm, tm->d[2], (size_t)BT * kvd), *dv = train_zeroed(tm, tm->d[3], (size_t)BT * kvd);
     train_mm_backward(tm, dao, &L->wo, NULL, dy, a->ao[l], BT, qd, D);
-    prof_mark pm = prof_begin();
+    prof_mark pm = model_prof_begin(be);
     be->attention_train_backward(dq, dk, dv, tm->attn_scratch, dao, a->q[l], a->k[l], a->v[l], a->att[l], B, T, Hq,
                                  Hkv, hd);
-    prof_end(PROF_ATTN_BWD, pm, 0);
+    model_prof_end(be, PROF_ATTN_BWD, pm, 0);
     for (int b = 0; b < B; b++) {
         be->rope_backward(dq + (size_t)b * T * qd, 0, c->rope_theta, T, Hq, hd);
         be->rope_backward(dk + (size_t)b * T * kvd, 0, c->rope_theta, T, Hkv, hd);

@@ -13,9 +13,9 @@ static float group_norm_eps(const arwkv_config *c) {
 }
 
 static void lora_forward(const backend *be, float *out, const float *inp, const weight *p, int T, int C, int R) {
-    prof_mark pm = prof_begin();
+    prof_mark pm = model_prof_begin(be);
     be->xp_forward(out, inp, P(*p), T, C, R);
-    prof_end(PROF_LORA_FWD, pm, 2.0 * T * C * R);
+    model_prof_end(be, PROF_LORA_FWD, pm, 2.0 * T * C * R);
 }
 
 // out (BT, D) = act(x @ P1) @ P2 with the middle (BT, R) kept
@@ -71,10 +71,10 @@ void rwkv_block_forward(const arwkv_model *m, model_acts *a, const model_pass *p
     // 12: the scan, from the carried state or from zeros
     float *state = p->wkv ? p->wkv + (size_t)l * HNN : a->state;
     if (!p->wkv) be->zero(state, (size_t)B * HNN * sizeof(float));
-    prof_mark pm = prof_begin();
+    prof_mark pm = model_prof_begin(be);
     be->wkv7_forward(a->ow[l], state, a->ckpt[l], p->K, a->r[l], a->wd[l], a->kf[l], a->vf[l], a->alpha[l],
                      a->beta[l], B, T, H, N);
-    prof_end(PROF_WKV_FWD, pm, 0);
+    model_prof_end(be, PROF_WKV_FWD, pm, 0);
     // 13: optional GroupNorm; 14: bonus
     if (c->has_group_norm)
         be->group_norm_forward(a->ob[l], a->gnm[l], a->gnr[l], a->ow[l], P(L->ln_x_w), P(L->ln_x_b),
@@ -94,9 +94,9 @@ void rwkv_block_forward(const arwkv_model *m, model_acts *a, const model_pass *p
 static void lora_backward(train_model *tm, float *dinp, const weight *p, const float *dout, const float *inp, int T,
                           int C, int R) {
     float *dp = train_grad_of(tm, p);
-    prof_mark pm = prof_begin();
+    prof_mark pm = model_prof_begin(tm->m->be);
     tm->m->be->xp_backward(dinp, dp, dout, inp, P(*p), T, C, R);
-    prof_end(PROF_LORA_BWD, pm, 2.0 * T * C * R * ((dinp != NULL) + (dp != NULL)));
+    model_prof_end(tm->m->be, PROF_LORA_BWD, pm, 2.0 * T * C * R * ((dinp != NULL) + (dp != NULL)));
 }
 
 // backward of out = act(x @ P1) @ P2 given dout; accumulates dx
@@ -140,10 +140,10 @@ void rwkv_block_backward(train_model *tm, int l, const float *dy) {
                                 dob, a->ow[l], P(L->ln_x_w), a->gnm[l], a->gnr[l], BT, H, N);
     else
         dow = dob;
-    prof_mark pm = prof_begin();
+    prof_mark pm = model_prof_begin(be);
     be->wkv7_backward(dr, dwd, dkf, dvf, dal, dbe, NULL, tm->wkv_scratch, dow, a->ckpt[l], tm->K, a->r[l], a->wd[l],
                       a->kf[l], a->vf[l], a->alpha[l], a->beta[l], B, T, H, N);
-    prof_end(PROF_WKV_BWD, pm, 0);
+    model_prof_end(be, PROF_WKV_BWD, pm, 0);
     be->wkv_ab_backward(dkk, da, dal, dbe, a->kk[l], a->a[l], TD);
     be->k_iclr_backward(dk0, da, train_grad_of(tm, &L->k_a), dkf, a->k0[l], a->a[l], P(L->k_a), BT, D);
     be->kk_norm_backward(dk0, train_grad_of(tm, &L->k_k), dkk, a->k0[l], P(L->k_k), BT, H, N);
