@@ -126,6 +126,10 @@ struct backend {
     void (*kl_div_backward)(float *dstudent, const float *student, const float *teacher, const uint8_t *mask,
                             float tau, float scale, int N, int Vs, int Vt);
 
+    // stage-1 alignment of rows (rows, D): loss (rows) = ||ys - yt|| / sqrt(D) per row, and
+    // dy (rows, D) = scale * d loss_row / d ys (overwritten; in double, rounded once)
+    void (*align_loss)(float *loss, float *dy, const float *ys, const float *yt, double scale, int rows, int D);
+
     // ---- optimiser -----------------------------------------------------------------------------
     // sum of squares of g (n), accumulated in double
     double (*sumsq)(const float *g, size_t n);

@@ -51,6 +51,20 @@ static void cpu_shift_store(float *last, const float *xn, int B, int T, int D) {
     for (int b = 0; b < B; b++) memcpy(last + (size_t)b * D, xn + ((size_t)b * T + T - 1) * D, D * sizeof(float));
 }
 
+static void cpu_align_loss(float *loss, float *dy, const float *ys, const float *yt, double scale, int rows, int D) {
+    double isd = 1.0 / sqrt((double)D);
+    #pragma omp parallel for schedule(static) if ((size_t)rows * D >= (1 << 18))
+    for (int r = 0; r < rows; r++) {
+        const float *a = ys + (size_t)r * D, *t = yt + (size_t)r * D;
+        float *g = dy + (size_t)r * D;
+        double s = 0;
+        for (int j = 0; j < D; j++) s += ((double)a[j] - t[j]) * ((double)a[j] - t[j]);
+        double nrm = sqrt(s), k = nrm > 0 ? scale * isd / nrm : 0;
+        loss[r] = (float)(nrm * isd);
+        for (int j = 0; j < D; j++) g[j] = (float)(k * ((double)a[j] - t[j]));
+    }
+}
+
 static double cpu_sumsq(const float *g, size_t n) {
     double s = 0;
     for (size_t j = 0; j < n; j++) s += (double)g[j] * g[j];
@@ -155,6 +169,7 @@ static const backend cpu = {
     .crossentropy_fused = crossentropy_fused,
     .kl_div_forward = kl_div_forward,
     .kl_div_backward = kl_div_backward,
+    .align_loss = cpu_align_loss,
     .sumsq = cpu_sumsq,
     .adamw_update = cpu_adamw_update,
 };

@@ -67,6 +67,7 @@ static backend g_backend = {
     .crossentropy_fused = cuda_crossentropy_fused,
     .kl_div_forward = cuda_kl_div_forward,
     .kl_div_backward = cuda_kl_div_backward,
+    .align_loss = cuda_align_loss,
     .sumsq = cuda_sumsq,
     .adamw_update = cuda_adamw_update,
 };

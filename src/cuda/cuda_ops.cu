@@ -249,6 +249,26 @@ void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const float *dou
 
 // ---- elementwise and normalisation ----------------------------------------------------------
 
+// block per row: the row's distance in double, then its gradient
+__global__ void align_loss_kernel(float *loss, float *dy, const float *ys, const float *yt, double scale, int D) {
+    const size_t o = (size_t)blockIdx.x * D;
+    double s = 0;
+    for (int j = threadIdx.x; j < D; j += blockDim.x) {
+        double d = (double)ys[o + j] - yt[o + j];
+        s += d * d;
+    }
+    s = cuda_block_sum_d(s);
+    double isd = 1.0 / sqrt((double)D), nrm = sqrt(s), k = nrm > 0 ? scale * isd / nrm : 0;
+    if (threadIdx.x == 0) loss[blockIdx.x] = (float)(nrm * isd);
+    for (int j = threadIdx.x; j < D; j += blockDim.x) dy[o + j] = (float)(k * ((double)ys[o + j] - yt[o + j]));
+}
+
+void cuda_align_loss(float *loss, float *dy, const float *ys, const float *yt, double scale, int rows, int D) {
+    if (rows <= 0) return;
+    align_loss_kernel<<<rows, CUDA_BLOCK, 0, g_cuda.stream>>>(loss, dy, ys, yt, scale, D);
+    CUDA_CHECK_LAUNCH(align_loss_kernel);
+}
+
 __global__ void add_kernel(float *out, const float *a, const float *b, size_t n) {
     CUDA_FOR_EACH(i, n) out[i] = a[i] + b[i];
 }

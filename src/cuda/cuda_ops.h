@@ -76,6 +76,7 @@ void cuda_attention_train_backward(float *dq, float *dk, float *dv, float *scrat
                                    int Hq, int Hkv, int hd);
 
 // ---- losses and optimiser -------------------------------------------------------------------
+void cuda_align_loss(float *loss, float *dy, const float *ys, const float *yt, double scale, int rows, int D);
 int cuda_crossentropy_fused(float *losses, float *logits, const int32_t *targets, float scale, int N, int V);
 int cuda_kl_div_forward(float *losses, const float *student, const float *teacher, const uint8_t *mask, float tau,
                         int N, int Vs, int Vt);

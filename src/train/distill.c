@@ -45,7 +45,7 @@ int distill_init(distill *d, int stage, const arwkv_model *teacher, const arwkv_
     if (arwkv_state_init(&d->ts, teacher, T)) return -1;
     d->layer_loss = calloc((size_t)d->L, sizeof(double));
     d->step_layer = calloc((size_t)d->L, sizeof(double));
-    d->host = malloc(BT * (stage == 1 ? 2 * (size_t)d->D : 2) * F);
+    d->host = malloc(BT * F);
     d->host_ids = malloc(BT * sizeof(int32_t));
     d->host_mask = malloc(BT);
     int ok = d->layer_loss && d->step_layer && d->host && d->host_ids && d->host_mask;
@@ -56,6 +56,7 @@ int distill_init(distill *d, int stage, const arwkv_model *teacher, const arwkv_
         d->y = be_take(be, B * LTD * F, &ok);
         d->ys = be_take(be, BT * d->D * F, &ok);
         d->dy = be_take(be, BT * d->D * F, &ok);
+        d->losses = be_take(be, BT * F, &ok);
     } else {
         d->tlogits = be_take(be, BT * d->Vt * F, &ok);
         d->dlogits = be_take(be, BT * d->Vs * F, &ok);
@@ -88,22 +89,6 @@ static int check_batch(const distill *d, const train_model *tm) {
     return 0;
 }
 
-// loss of one layer: mean over rows of ||ys - yt|| / sqrt(D); dy = its gradient scaled by sc
-static double align_loss(float *dy, const float *ys, const float *yt, size_t rows, int32_t D, double sc) {
-    double sum = 0, isd = 1.0 / sqrt((double)D);
-    for (size_t r = 0; r < rows; r++) {
-        const float *a = ys + r * D, *t = yt + r * D;
-        float *g = dy + r * D;
-        double s = 0;
-        for (int32_t j = 0; j < D; j++) s += ((double)a[j] - t[j]) * ((double)a[j] - t[j]);
-        double nrm = sqrt(s);
-        sum += nrm * isd;
-        double k = nrm > 0 ? sc * isd / nrm : 0;
-        for (int32_t j = 0; j < D; j++) g[j] = (float)(k * ((double)a[j] - t[j]));
-    }
-    return sum / (double)rows;
-}
-
 int distill_align_batch(distill *d, train_model *tm, const int32_t *in, float grad_scale, double *loss) {
     if (d->stage != 1 || check_batch(d, tm)) return d->stage != 1 ? arwkv_set_error("distill: not stage 1") : -1;
     const backend *be = d->be;
@@ -121,21 +106,17 @@ int distill_align_batch(distill *d, train_model *tm, const int32_t *in, float gr
             be->copy(d->y + (l * BT + (size_t)b * T) * D, d->cap_y + l * TD, TD * sizeof(float));
         }
     }
-    // student: layer by layer on the teacher's h (layer 0 first: it provides v_first)
+    // student: layer by layer on the teacher's h (layer 0 first: it provides v_first); the loss is
+    // averaged over rows and layers
     double total = 0, sc = grad_scale / ((double)BT * L);
-    float *ys = d->host, *yt = d->host + BT * D;
     for (int32_t l = 0; l < L; l++) {
-        const float *ytl = d->y + l * BT * D;
         if (train_time_mix_forward(tm, l, d->h + l * BT * D, d->ys)) return -1;
-        if (be->host) {
-            d->layer_loss[l] = align_loss(d->dy, d->ys, ytl, BT, D, sc);
-        } else {
-            be->download(ys, d->ys, BT * D * sizeof(float));
-            be->download(yt, ytl, BT * D * sizeof(float));
-            d->layer_loss[l] = align_loss(ys, ys, yt, BT, D, sc);
-            be->upload(d->dy, ys, BT * D * sizeof(float));
-        }
+        be->align_loss(d->losses, d->dy, d->ys, d->y + l * BT * D, sc, (int)BT, D);
+        be->download(d->host, d->losses, BT * sizeof(float));
+        double sum = 0;
+        for (size_t r = 0; r < BT; r++) sum += d->host[r];
         if (train_time_mix_backward(tm, l, d->dy)) return -1;
+        d->layer_loss[l] = sum / (double)BT;
         total += d->layer_loss[l];
     }
     *loss = total / L;

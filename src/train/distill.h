@@ -17,10 +17,10 @@ typedef struct {
     float *cap_h, *cap_y;      // stage 1: one sequence's capture (L, T, D) each
     float *h, *y, *ys, *dy;    // stage 1: (L, B*T, D) teacher h and y; (B*T, D) student y and dy
     float *tlogits, *dlogits;  // stage 2: teacher (B*T, Vt), student gradient (B*T, Vs)
-    float *losses, *ce;        // stage 2: per-position KL and CE, (B*T)
+    float *losses, *ce;        // per-position KL (stage 2) or alignment loss (stage 1), and CE, (B*T)
     uint8_t *mask;             // stage 2: (B*T) counted positions
     int32_t *tg;               // stage 2: (B*T) next-token targets, -1 where not counted
-    float *host;               // host staging: stage 1 (2, B*T, D), stage 2 (B*T)
+    float *host;               // host staging of per-position losses (B*T)
     int32_t *host_ids;
     uint8_t *host_mask;
     double *layer_loss;        // stage 1: per-layer loss of the last micro-batch (L)
