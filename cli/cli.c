@@ -164,8 +164,8 @@ int cli_tokenize_file(const char *model_dir, const char *path, int32_t **ids, si
     return rc;
 }
 
-int cli_load_model(const char *dir, const char *dtype, arwkv_model **m) {
-    arwkv_load_opts o = {.weight_dtype = -1, .all_f32 = 0, .act_dtype = ARWKV_F32};
+int cli_load_model(const char *dir, const char *dtype, const char *device, arwkv_model **m) {
+    arwkv_load_opts o = {.weight_dtype = -1, .all_f32 = 0, .act_dtype = ARWKV_F32, .device = device};
     if (dtype) {
         arwkv_dtype dt;
         if (arwkv_dtype_parse(dtype, &dt) || dt > ARWKV_BF16)

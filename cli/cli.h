@@ -34,7 +34,7 @@ int cli_tokenize_file(const char *model_dir, const char *path, int32_t **ids, si
 
 // Loads a model; dtype NULL keeps the file's weights and fp32 activations, "f32"/"f16"/"bf16"
 // converts the weights and rounds the matrix-product inputs to that type.
-int cli_load_model(const char *dir, const char *dtype, arwkv_model **m);
+int cli_load_model(const char *dir, const char *dtype, const char *device, arwkv_model **m);
 
 int cmd_convert(int argc, char **argv);
 int cmd_make_model(int argc, char **argv);

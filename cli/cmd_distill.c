@@ -51,7 +51,8 @@ int cmd_distill(int argc, char **argv) {
     o.freeze = freeze;
     o.n_freeze = nf;
     rc = 1;
-    if (arwkv_model_load(&teacher, teacher_dir, NULL)) {
+    arwkv_load_opts lo = {.weight_dtype = -1, .device = o.device};   // the teacher runs where the student trains
+    if (arwkv_model_load(&teacher, teacher_dir, &lo)) {
         rc = cli_fail();
         goto done;
     }

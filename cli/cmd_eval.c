@@ -8,7 +8,7 @@
 
 typedef struct {
     cli_list models;
-    const char *task, *data, *fewshot_data, *json, *lengths, *dtype;
+    const char *task, *data, *fewshot_data, *json, *lengths, *dtype, *device;
     int64_t limit, shots, seed, max_length, ctx, max_gen;
     int chat, no_reuse;
 } eval_args;
@@ -100,7 +100,7 @@ static int run_model(const eval_args *a, const eval_plan *p, int kind, const cha
     eval_doc_result *res = NULL;
     double t0 = time_now();
     eval_model_opts mo = {.max_length = (int32_t)a->max_length, .no_reuse = a->no_reuse};
-    int rc = cli_load_model(dir, a->dtype, &m) || arwkv_tokenizer_load(&tok, dir) ||
+    int rc = cli_load_model(dir, a->dtype, a->device, &m) || arwkv_tokenizer_load(&tok, dir) ||
              eval_model_backend_init(&b, m, tok, &mo);
     if (rc) goto done;
     if (kind == TASK_TEXT_PPL) {
@@ -253,6 +253,7 @@ int cmd_eval(int argc, char **argv) {
         {"ctx", 'c', OPT_INT, &a.ctx, "perplexity of a text file: window in tokens (default 512)"},
         {"max-gen", 0, OPT_INT, &a.max_gen, "generation tasks: at most N new tokens (default 256)"},
         {"max-length", 0, OPT_INT, &a.max_length, "model context for requests (default: max_position_embeddings)"},
+        {"device", 0, OPT_STR, &a.device, "where weights and states live: cpu (default), cuda or cuda:N"},
         {"dtype", 0, OPT_STR, &a.dtype, "run weights and activations in f32, f16 or bf16"},
         {"no-reuse", 0, OPT_FLAG, &a.no_reuse, "run every request from an empty state (same scores, slower)"},
     };

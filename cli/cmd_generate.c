@@ -2,7 +2,7 @@
 #include "cli.h"
 
 typedef struct {
-    const char *model, *prompt, *state_in, *state_out, *chat, *dtype;
+    const char *model, *prompt, *state_in, *state_out, *chat, *dtype, *device;
     int64_t n, top_k, seed;
     double temp, top_p;
 } gen_args;
@@ -82,6 +82,7 @@ int cmd_generate(int argc, char **argv) {
         {"top-k", 0, OPT_INT, &a.top_k, "keep the k most likely tokens (default 0: all)"},
         {"seed", 0, OPT_INT, &a.seed, "sampling seed"},
         {"chat", 0, OPT_STR, &a.chat, "wrap the prompt as a user message with this template: chatml, none or auto"},
+        {"device", 0, OPT_STR, &a.device, "where weights and states live: cpu (default), cuda or cuda:N"},
         {"dtype", 0, OPT_STR, &a.dtype, "run weights and activations in f32, f16 or bf16 (default: file weights, fp32 activations)"},
         {"state-in", 0, OPT_STR, &a.state_in, "continue from a saved state"},
         {"state-out", 0, OPT_STR, &a.state_out, "save the state after the prompt"},
@@ -98,7 +99,7 @@ int cmd_generate(int argc, char **argv) {
     }
     arwkv_model *m = NULL;
     arwkv_tokenizer *tk = NULL;
-    int rc = cli_load_model(a.model, a.dtype, &m) || arwkv_tokenizer_load(&tk, a.model) ||
+    int rc = cli_load_model(a.model, a.dtype, a.device, &m) || arwkv_tokenizer_load(&tk, a.model) ||
              (a.chat && arwkv_chat_set_template(tk, a.chat)) || run(&a, m, tk);
     arwkv_tokenizer_free(tk);
     arwkv_model_free(m);

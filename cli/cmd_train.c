@@ -5,7 +5,7 @@
 const char *const k_train_cli_usage =
     "[--steps N] [--ctx C] [--batch B] [--accum A] [--lr LR] [--warmup W] [--schedule constant|cosine] "
     "[--min-lr X] [--seed S] [--shuffle 0|1] [--log FILE] [--save-every K] [--resume] [--freeze PATTERN]... "
-    "[--train-only PATTERN]...";
+    "[--train-only PATTERN]... [--device cpu|cuda[:N]]";
 
 void train_cli_opts(cli_opt *opts, trainer_opts *o, train_cli *x) {
     memset(x, 0, sizeof *x);
@@ -29,6 +29,7 @@ void train_cli_opts(cli_opt *opts, trainer_opts *o, train_cli *x) {
         {"freeze", 0, OPT_LIST, &x->freeze, "freeze tensors matching this pattern (fnmatch over HF names), repeatable"},
         {"train-only", 0, OPT_LIST, &x->only, "train only tensors matching this pattern, repeatable"},
         {"max-bad-steps", 0, OPT_INT, &o->max_bad, "stop after this many non-finite steps in a row (default 5)"},
+        {"device", 0, OPT_STR, &o->device, "where training runs: cpu (default), cuda or cuda:N"},
     };
     memcpy(opts, common, sizeof common);
 }

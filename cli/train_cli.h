@@ -5,7 +5,7 @@
 #include "cli.h"
 #include "train/trainer.h"
 
-enum { TRAIN_CLI_N_OPTS = 17 };
+enum { TRAIN_CLI_N_OPTS = 18 };
 
 typedef struct {
     const char *schedule;

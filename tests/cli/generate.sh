@@ -22,4 +22,7 @@ for m in s t; do
 done
 expect_err "state of another model refused" "another shape" "$bin" generate -m "$tmp/t" --state-in "$tmp/state.s" -n 4
 expect_err "bad --top-p refused" "top-p" "$bin" generate -m "$tmp/s" -p "x" --top-p 2
+expect_err "unknown --device refused" "expected cpu, cuda or cuda:N" "$bin" generate -m "$tmp/s" -p "x" --device tpu
+expect_err "bad cuda index refused" "expected cpu, cuda or cuda:N" "$bin" perplexity -m "$tmp/s" --ids /dev/null --device cuda:x
+expect_ok "--device cpu is the default path" "$bin" generate -m "$tmp/s" -p "Hello" -n 2 --temp 0 --device cpu
 finish
