@@ -17,9 +17,13 @@ static void cpu_zero(void *dst, size_t bytes) { memset(dst, 0, bytes); }
 static void cpu_sync(void) {}
 static int cpu_status(void) { return 0; }
 
-// out (n) = a + b
+// out (n) = a + b; small n (decode) stays out of OpenMP, whose serialized regions allocate
 static void cpu_add(float *out, const float *a, const float *b, size_t n) {
-    #pragma omp parallel for schedule(static) if (n >= (1 << 20))
+    if (n < (1 << 20)) {
+        for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+        return;
+    }
+    #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
@@ -87,7 +91,11 @@ static void cpu_wkv7_forward(float *out, float *state, float *ckpt, int K, const
                              const float *k, const float *v, const float *alpha, const float *beta, int B, int T,
                              int H, int N) {
     size_t plane = (size_t)T * H * N, HNN = (size_t)H * N * N, nck = ckpt ? (size_t)(T + K - 1) / K : 0;
-    #pragma omp parallel for schedule(static) if (B > 1)
+    if (B == 1) {   // the scan threads over heads itself
+        wkv7_forward(out, state, ckpt, K, r, wd, k, v, alpha, beta, T, H, N);
+        return;
+    }
+    #pragma omp parallel for schedule(static)
     for (int b = 0; b < B; b++) {
         size_t o = (size_t)b * plane;
         wkv7_forward(out + o, state + b * HNN, ckpt ? ckpt + b * nck * HNN : NULL, K, r + o, wd + o, k + o, v + o,
