@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
     int quick = argc > 1 && !strcmp(argv[1], "--quick");
     printf("threads: %d, kernel level: %s\n", omp_get_max_threads(), kernels_cpu_level());
     size_t nbuf = ((size_t)1 << 30) / sizeof(float);
-    float *buf = malloc(nbuf * sizeof(float));
+    float *buf = aligned_alloc(64, nbuf * sizeof(float));   // 64-byte vectors must not straddle lines
     double bw = buf ? memory_read_bandwidth(buf, nbuf) : 0.0;
     free(buf);
     double peak = fma_peak();

@@ -39,12 +39,12 @@ static const char *model_name(const arwkv_config *c) {
     return c->arch == ARWKV_ARCH_QWEN2 ? "teacher qwen2" : "student arwkv";
 }
 
-// tokens/s of n one-token forward passes after what s holds
-static int decode_rate(const arwkv_model *m, arwkv_state *s, const int32_t *ids, int n, float *logits, double *tps) {
+// adds to *secs the time of n one-token forward passes after what s holds
+static int decode_time(const arwkv_model *m, arwkv_state *s, const int32_t *ids, int n, float *logits, double *secs) {
     double t0 = time_now();
     for (int i = 0; i < n; i++)
         if (arwkv_forward(m, s, ids + i, 1, logits, 0)) return -1;
-    *tps = n / (time_now() - t0);
+    *secs += time_now() - t0;
     return 0;
 }
 
@@ -69,11 +69,11 @@ static int bench_one(const char *dir, double bw, int n_decode, int n_prefill) {
         if (dt < best_pf) best_pf = dt;
     }
     // decode: one token at a time after the prefill
-    double dec_tps = 0;
-    if (rc == 0) rc = decode_rate(m, s, ids + n_prefill, n_decode, logits, &dec_tps);
+    double dec = 0;
+    if (rc == 0) rc = decode_time(m, s, ids + n_prefill, n_decode, logits, &dec);
     if (rc == 0) {
         const char *name = model_name(c);
-        double bound = bw / bytes, pf_tps = n_prefill / best_pf;
+        double dec_tps = n_decode / dec, bound = bw / bytes, pf_tps = n_prefill / best_pf;
         // prefill needs only the last token's logits: count the matrix products of every layer plus one lm_head row
         double lm = (double)c->n_vocab * c->n_embd, pf_flops = 2.0 * ((macs - lm) * n_prefill + lm);
         printf("%-14s decode  %7.2f tok/s  bound %6.2f tok/s (%.0f MB/token)  ratio %5.1f%%\n", name, dec_tps, bound,
@@ -113,26 +113,31 @@ static void spinners_stop(const pid_t *pids, int n) {
     for (int i = 0; i < n; i++) waitpid(pids[i], NULL, 0);
 }
 
-// decode at nth threads, then at 1 thread, each from an empty state
+// decode at nth threads and at 1 thread, each on its own state, in alternating rounds so that
+// both see the same positions and the same drift of the machine's load
 static int bench_contended_one(const char *dir, int nth, int n_decode) {
+    enum { ROUNDS = 4 };
     arwkv_model *m;
     if (arwkv_model_load(&m, dir, NULL)) return -1;
     const arwkv_config *c = arwkv_model_config(m);
-    arwkv_state *s = NULL;
+    arwkv_state *s[2] = {NULL, NULL};
     int32_t *ids = malloc((size_t)n_decode * sizeof(int32_t));
     float *logits = malloc((size_t)c->n_vocab * sizeof(float));
     for (int i = 0; i < n_decode; i++) ids[i] = (int32_t)((i * 7919) % c->n_vocab);
-    double tps[2] = {0, 0};
+    double secs[2] = {0, 0};
     int counts[2] = {nth, 1};
-    int rc = arwkv_state_init(&s, m, n_decode + 1);
-    for (int k = 0; k < 2 && rc == 0; k++) {
-        arwkv_state_reset(s);
-        rc = pool_set_threads(counts[k]) || decode_rate(m, s, ids, n_decode, logits, &tps[k]);
+    int rc = arwkv_state_init(&s[0], m, n_decode + 1) || arwkv_state_init(&s[1], m, n_decode + 1);
+    for (int r = 0; r < ROUNDS && rc == 0; r++) {
+        int lo = n_decode * r / ROUNDS, hi = n_decode * (r + 1) / ROUNDS;
+        for (int k = 0; k < 2 && rc == 0; k++)
+            rc = pool_set_threads(counts[k]) || decode_time(m, s[k], ids + lo, hi - lo, logits, &secs[k]);
     }
     if (pool_set_threads(nth)) rc = -1;
     if (rc == 0)
-        printf("%-14s decode  %2d threads %7.2f tok/s   1 thread %7.2f tok/s\n", model_name(c), nth, tps[0], tps[1]);
-    arwkv_state_free(s);
+        printf("%-14s decode  %2d threads %7.2f tok/s   1 thread %7.2f tok/s\n", model_name(c), nth,
+               n_decode / secs[0], n_decode / secs[1]);
+    arwkv_state_free(s[0]);
+    arwkv_state_free(s[1]);
     free(ids);
     free(logits);
     arwkv_model_free(m);

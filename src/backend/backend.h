@@ -28,6 +28,10 @@ struct backend {
     // 0, or -1 when an op failed since the backend started (ops return nothing and a GPU's run
     // asynchronously); the error line names the call
     int (*status)(void);
+    // the hardware in words ("NVIDIA H200, 140 GiB") and its dense bf16 peak in FLOP/s (0: unknown)
+    void (*describe)(char *buf, size_t cap, double *bf16_peak);
+    // 1: fp32 matrix products may use reduced-precision units (TF32 on NVIDIA GPUs); 0: exact fp32
+    void (*set_fast_math)(int on);
 
     // ---- matrix products ----------------------------------------------------------------------
     // out (T, OC) = inp (T, C) @ w^T (OC, C) [+ bias (OC)]; w F32/BF16/F16, bias F32 or NULL

@@ -16,6 +16,11 @@ static void cpu_copy(void *dst, const void *src, size_t bytes) {
 static void cpu_zero(void *dst, size_t bytes) { memset(dst, 0, bytes); }
 static void cpu_sync(void) {}
 static int cpu_status(void) { return 0; }
+static void cpu_describe(char *buf, size_t cap, double *bf16_peak) {
+    snprintf(buf, cap, "CPU, %d threads", omp_get_max_threads());
+    *bf16_peak = 0;
+}
+static void cpu_set_fast_math(int on) {}
 
 // out (n) = a + b; small n (decode) stays out of OpenMP, whose serialized regions allocate
 static void cpu_add(float *out, const float *a, const float *b, size_t n) {
@@ -129,6 +134,8 @@ static const backend cpu = {
     .zero = cpu_zero,
     .sync = cpu_sync,
     .status = cpu_status,
+    .describe = cpu_describe,
+    .set_fast_math = cpu_set_fast_math,
     .matmul_forward = matmul_forward,
     .matmul_backward = matmul_backward,
     .xp_forward = xp_forward,

@@ -2,6 +2,8 @@
 // teacher's elementwise/normalisation ops, the losses and the optimiser. Each kernel computes
 // what its CPU twin in src/kernels/ computes, in the same fp32 operation order where it can.
 #include <cuda_fp16.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "cuda/cuda_common.h"
 #include "cuda/cuda_ops.h"
@@ -70,6 +72,23 @@ int cuda_context_init(int device) {
 int cuda_has_failed(void) { return g_cuda.failed; }
 
 int cuda_status(void) { return g_cuda.failed ? -1 : 0; }
+
+void cuda_describe(char *buf, size_t cap, double *bf16_peak) {
+    // dense bf16 tensor-core peaks of the SXM parts, from their data sheets
+    static const struct {
+        const char *part;
+        double peak;
+    } peaks[] = {{"H200", 989.4e12}, {"H100", 989.4e12}, {"A100", 312e12}, {"L40S", 362e12}};
+    cudaDeviceProp p;
+    *bf16_peak = 0;
+    if (g_cuda.device < 0 || cudaGetDeviceProperties(&p, g_cuda.device) != cudaSuccess) {
+        snprintf(buf, cap, "cuda (no device)");
+        return;
+    }
+    snprintf(buf, cap, "%s, %.0f GiB", p.name, p.totalGlobalMem / 1073741824.0);
+    for (size_t i = 0; i < sizeof peaks / sizeof peaks[0]; i++)
+        if (strstr(p.name, peaks[i].part)) *bf16_peak = peaks[i].peak;
+}
 
 void cuda_set_tf32(int on) { g_cuda.tf32 = on != 0; }
 

@@ -28,6 +28,8 @@ int cuda_context_init(int device);
 int cuda_has_failed(void);
 // the backend's status op: -1 after a failure (the error line was set when it happened)
 int cuda_status(void);
+// the device's name and memory; its dense bf16 peak from a table of known parts (0: unknown)
+void cuda_describe(char *buf, size_t cap, double *bf16_peak);
 // 1: F32 matrix products use TF32 tensor cores (faster, ~1e-3 relative); 0 (default): full fp32.
 void cuda_set_tf32(int on);
 

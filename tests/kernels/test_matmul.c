@@ -160,7 +160,7 @@ int main(void) {
     check_finite_diff();
 
     size_t nbuf = ((size_t)64 << 20) / sizeof(float);
-    float *buf = malloc(nbuf * sizeof(float));
+    float *buf = aligned_alloc(64, nbuf * sizeof(float));
     double bw = memory_read_bandwidth(buf, nbuf);
     printf("read bandwidth (64 MiB): %.1f GB/s\n", bw / 1e9);
     CHECK(bw > 1e8 && bw < 1e13, "read bandwidth %.3g B/s is implausible", bw);
