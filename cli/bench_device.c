@@ -89,6 +89,8 @@ static int train_rate(int kind, const arwkv_model *student, const arwkv_model *t
     return rc;
 }
 
+int bench_device_check(const char *device) { return backend_get(device) ? 0 : -1; }
+
 int bench_device(const char *device, const char *teacher_dir, const char *student_dir, int n_prefill, int n_decode,
                  int batch, int ctx, int steps) {
     const backend *be = backend_get(device);

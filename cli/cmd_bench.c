@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "bench.h"
 #include "core/pool.h"
 
 static const struct {
@@ -160,8 +160,8 @@ static int bench_contended(const char **dirs, int n_dirs, int n_decode) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    const char *model = NULL, *arch = "both", *dir = NULL;
-    int64_t n_decode = 32, n_prefill = 512;
+    const char *model = NULL, *arch = "both", *dir = NULL, *device = NULL;
+    int64_t n_decode = 32, n_prefill = 512, batch = 4, ctx = 512, steps = 5;
     int contended = 0;
     cli_opt opts[] = {
         {"model", 'm', OPT_STR, &model, "benchmark this model directory instead of the built-in shapes"},
@@ -170,6 +170,10 @@ int cmd_bench(int argc, char **argv) {
         {"decode", 0, OPT_INT, &n_decode, "tokens to decode (default 32)"},
         {"prefill", 0, OPT_INT, &n_prefill, "prompt length for prefill (default 512)"},
         {"contended", 0, OPT_FLAG, &contended, "decode at N threads and at 1 thread with one busy process per CPU"},
+        {"device", 0, OPT_STR, &device, "cuda or cuda:N: decode, prefill, training and distillation on that GPU"},
+        {"batch", 0, OPT_INT, &batch, "with --device: sequences per training step (default 4)"},
+        {"ctx", 0, OPT_INT, &ctx, "with --device: tokens per training sequence (default 512)"},
+        {"steps", 0, OPT_INT, &steps, "with --device: timed training steps after one warm-up (default 5)"},
     };
     if (cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "[-m DIR] [options]")) return 2;
     if (n_decode < 1 || n_prefill < 1) {
@@ -179,6 +183,25 @@ int cmd_bench(int argc, char **argv) {
     if (strcmp(arch, "both") && strcmp(arch, "qwen2") && strcmp(arch, "arwkv")) {
         fprintf(stderr, "arwkv bench: --arch must be qwen2, arwkv or both\n");
         return 2;
+    }
+    if (device && strcmp(device, "cpu")) {
+        if (model || contended || batch < 1 || ctx < 1 || steps < 1) {
+            fprintf(stderr, "arwkv bench: --device takes the built-in shapes, positive --batch, --ctx and --steps, "
+                            "and no -m or --contended\n");
+            return 2;
+        }
+        if (bench_device_check(device)) return cli_fail();
+        char *sub[2];
+        int rc = 0;
+        for (int i = 0; i < 2; i++) {
+            sub[i] = path_join(dir ? dir : "/tmp/arwkv-bench", k_kinds[i].name);
+            rc = rc || ensure_model(sub[i], k_kinds[i].arch, ARWKV_BF16);
+        }
+        if (rc == 0)
+            rc = bench_device(device, sub[0], sub[1], (int)n_prefill, (int)n_decode, (int)batch, (int)ctx, (int)steps);
+        free(sub[0]);
+        free(sub[1]);
+        return rc ? cli_fail() : 0;
     }
     if (contended) {
         // the models are written before the busy processes start

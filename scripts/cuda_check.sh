@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks: builds with the CUDA backend (unless SKIP_BUILD=1 and $BUILD_DIR holds a build),
-# runs the CUDA parity tests and the CUDA benchmark, and writes their output under $OUT
-# (default out/cuda). Usage: scripts/cuda_check.sh [0.5b|7b ...]
+# runs the CUDA parity tests and `arwkv bench --device cuda`, and writes their output under $OUT
+# (default out/cuda). Extra arguments go to the benchmark (e.g. --batch 8 --ctx 1024).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-out/cuda}"
@@ -18,8 +18,9 @@ for t in test_cuda_ops test_cuda_rwkv test_cuda_models; do
   "$build/$t" 2>&1 | tee "$out/$t.txt" | tail -40
   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 done
-for shape in "${@:-0.5b}"; do
-  echo "== bench_cuda $shape"
-  timeout 300 "$build/bench_cuda" "$shape" 2>&1 | tee "$out/bench_$shape.txt"
+for t in bench_wkv7_cuda; do
+  [ -x "$build/$t" ] && { echo "== $t"; "$build/$t" 2>&1 | tee "$out/$t.txt"; }
 done
+echo "== arwkv bench --device cuda $*"
+timeout 400 "$build/arwkv" bench --device cuda --cache-dir "${TMPDIR:-/tmp}/arwkv-bench" "$@" 2>&1 | tee "$out/bench.txt"
 exit $rc

@@ -51,27 +51,27 @@ __device__ __forceinline__ float dot4(const float *a, const float *b) {
 // a warp (V, W powers of two). Each level hands half of the values still held to the partner lane
 // (the upper half stays with the lane whose bit is set), so a lane ends with the full sums of
 // max(V / W, 1) values in a[0 ..): returns the index of the first. Fewer shuffles than summing
-// every value on every lane.
+// every value on every lane. A template recursion keeps every index a constant (registers).
 template <int V, int E, int W, int STRIDE>
 __device__ __forceinline__ int warp_sums(float *a, int lane) {
-    int first = 0, n = V;
+    if constexpr (W == 1) {
+        return 0;
+    } else {
+        constexpr int O = W / 2 * STRIDE, H = V > 1 ? V / 2 : 0;
+        const bool up = lane & O;
+        if constexpr (H > 0) {
 #pragma unroll
-    for (int o = W / 2; o > 0; o >>= 1) {
-        const bool up = lane & (o * STRIDE);
-        if (n > 1) {
-            n >>= 1;
-            first += up ? n : 0;
-#pragma unroll
-            for (int k = 0; k < n * E; k++) {
-                const float send = up ? a[k] : a[k + n * E], keep = up ? a[k + n * E] : a[k];
-                a[k] = keep + __shfl_xor_sync(FULL_MASK, send, o * STRIDE);
+            for (int k = 0; k < H * E; k++) {
+                const float send = up ? a[k] : a[k + H * E], keep = up ? a[k + H * E] : a[k];
+                a[k] = keep + __shfl_xor_sync(FULL_MASK, send, O);
             }
+            return (up ? H : 0) + warp_sums<H, E, W / 2, STRIDE>(a, lane);
         } else {
 #pragma unroll
-            for (int k = 0; k < E; k++) a[k] += __shfl_xor_sync(FULL_MASK, a[k], o * STRIDE);
+            for (int k = 0; k < E; k++) a[k] += __shfl_xor_sync(FULL_MASK, a[k], O);
+            return warp_sums<1, E, W / 2, STRIDE>(a, lane);
         }
     }
-    return first;
 }
 
 // ---- fast forward ---------------------------------------------------------------------------

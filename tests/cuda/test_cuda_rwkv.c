@@ -453,7 +453,9 @@ int main(void) {
     test_wkv7(B, T, H, 32, 16);
     test_wkv7(1, 200, 2, 64, 16);   // a longer sequence
     test_wkv7(B, 5, H, 64, 16);     // one chunk shorter than K
-    test_wkv7(B, T, 2, 24, 8);      // a head size without a register variant
+    test_wkv7(2, 300, 4, 64, 16);   // many chunks, each of two sub-chunks
+    test_wkv7(1, 45, 2, 64, 5);     // K not a multiple of the backward's sub-chunk
+    test_wkv7(B, T, 2, 24, 8);      // a head size without a fast path
     cuda_sync();
     CHECK(!cuda_has_failed(), "%s", arwkv_last_error());
     return test_summary();
