@@ -1,10 +1,11 @@
 // CUDA WKV-7 scan time per call at the student's training shapes (head size 64, checkpoints every
 // 16 tokens): the forward (with checkpoints) and the backward, timed with CUDA events over several
 // calls after a warm-up. GFLOP/s counts 6 N^2 flops per head per token forward and twice that
-// backward, as bench_wkv7 (the CPU twin) does. bench_wkv7_cuda [reps]
+// backward, as bench_wkv7 (the CPU twin) does. bench_wkv7_cuda [reps [small|large]]
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifdef ARWKV_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -111,8 +112,10 @@ int main(int argc, char **argv) {
     struct cudaDeviceProp prop;
     cudaGetDeviceProperties(&prop, 0);
     printf("device: %s, %d SMs\n", prop.name, prop.multiProcessorCount);
-    int bad = bench_shape(4, 512, 14, reps);        // Qwen2.5-0.5B student, training batch
-    bad |= bench_shape(8, 2048, 56, reps);          // 7B student at a long context
+    const char *only = argc > 2 ? argv[2] : "";
+    int bad = 0;
+    if (strcmp(only, "large")) bad |= bench_shape(4, 512, 14, reps);   // Qwen2.5-0.5B student, training batch
+    if (strcmp(only, "small")) bad |= bench_shape(8, 2048, 56, reps);  // 7B student at a long context
     return bad;
 }
 #else

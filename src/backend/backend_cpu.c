@@ -5,6 +5,7 @@
 
 #include "backend/backend.h"
 #include "core/core.h"
+#include "core/pool.h"
 #include "kernels/kernels.h"
 #include "kernels/train_ops.h"
 
@@ -17,7 +18,7 @@ static void cpu_zero(void *dst, size_t bytes) { memset(dst, 0, bytes); }
 static void cpu_sync(void) {}
 static int cpu_status(void) { return 0; }
 static void cpu_describe(char *buf, size_t cap, double *bf16_peak) {
-    snprintf(buf, cap, "CPU, %d threads", omp_get_max_threads());
+    snprintf(buf, cap, "CPU, %d threads", pool_threads());
     *bf16_peak = 0;
 }
 static void cpu_set_fast_math(int on) {}
@@ -50,9 +51,9 @@ static void cpu_kv_store(float *kc, float *vc, const float *k, const float *v, i
         }
 }
 
-// one row of scores per thread (attention_forward indexes scratch by thread)
+// one row of scores per pool thread (attention_forward indexes scratch by thread)
 static size_t cpu_attention_scratch_floats(int Hq, int max_ctx) {
-    return (size_t)omp_get_max_threads() * Hq * (size_t)max_ctx;
+    return (size_t)pool_threads() * Hq * (size_t)max_ctx;
 }
 
 // last (B, D) = xn (B, T, D) at t = T - 1
@@ -91,37 +92,6 @@ static void cpu_adamw_update(float *p, const float *g, float *m, float *v, size_
         p[j] -= step * m[j] / (sqrtf(v[j]) * ibc2 + eps);
     }
 }
-
-static void cpu_wkv7_forward(float *out, float *state, float *ckpt, int K, const float *r, const float *wd,
-                             const float *k, const float *v, const float *alpha, const float *beta, int B, int T,
-                             int H, int N) {
-    size_t plane = (size_t)T * H * N, HNN = (size_t)H * N * N, nck = ckpt ? (size_t)(T + K - 1) / K : 0;
-    if (B == 1) {   // the scan threads over heads itself
-        wkv7_forward(out, state, ckpt, K, r, wd, k, v, alpha, beta, T, H, N);
-        return;
-    }
-    #pragma omp parallel for schedule(static)
-    for (int b = 0; b < B; b++) {
-        size_t o = (size_t)b * plane;
-        wkv7_forward(out + o, state + b * HNN, ckpt ? ckpt + b * nck * HNN : NULL, K, r + o, wd + o, k + o, v + o,
-                     alpha + o, beta + o, T, H, N);
-    }
-}
-
-static void cpu_wkv7_backward(float *dr, float *dwd, float *dk, float *dv, float *dalpha, float *dbeta,
-                              float *dstate, float *scratch, const float *dout, const float *ckpt, int K,
-                              const float *r, const float *wd, const float *k, const float *v, const float *alpha,
-                              const float *beta, int B, int T, int H, int N) {
-    size_t plane = (size_t)T * H * N, HNN = (size_t)H * N * N, nck = (size_t)(T + K - 1) / K;
-    #pragma omp parallel for schedule(static)
-    for (int b = 0; b < B; b++) {
-        size_t o = (size_t)b * plane;
-        wkv7_backward(dr + o, dwd + o, dk + o, dv + o, dalpha + o, dbeta + o, dstate ? dstate + b * HNN : NULL,
-                      dout + o, ckpt + b * nck * HNN, K, r + o, wd + o, k + o, v + o, alpha + o, beta + o, T, H, N);
-    }
-}
-
-static size_t cpu_wkv7_scratch_floats(int K, int B, int H, int N) { return 1; }
 
 static const backend cpu = {
     .name = "cpu",
@@ -172,9 +142,9 @@ static const backend cpu = {
     .k_iclr_backward = k_iclr_backward,
     .wkv_ab_forward = wkv_ab_forward,
     .wkv_ab_backward = wkv_ab_backward,
-    .wkv7_forward = cpu_wkv7_forward,
-    .wkv7_backward = cpu_wkv7_backward,
-    .wkv7_scratch_floats = cpu_wkv7_scratch_floats,
+    .wkv7_forward = wkv7_forward_batch,
+    .wkv7_backward = wkv7_backward_batch,
+    .wkv7_scratch_floats = wkv7_scratch_floats,
     .bonus_forward = bonus_forward,
     .bonus_backward = bonus_backward,
     .group_norm_forward = group_norm_forward,

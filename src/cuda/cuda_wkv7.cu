@@ -102,7 +102,9 @@ __device__ __forceinline__ void fwd_store(float4 *dst, const float4 *reg, int cn
 
 // RPB rows of one head per block, four lanes per row: lane c of row i holds the columns
 // 16 g + 4 c .. + 3 (g < N/16), so the lanes of a row read 64 contiguous bytes of a staged vector.
-// Pieces of FC tokens are double-buffered: the next one is loaded while this one is walked.
+// Pieces of FC tokens are double-buffered: the next one is loaded while this one is walked. Only
+// sa = S alpha is summed over the row's lanes token by token (the chain); the outputs' sums of a
+// piece are done together at its end.
 template <int NT, int RPB>
 __global__ void __launch_bounds__(4 * RPB)
     wkv7_forward_fast(float *out, float *state, float *ckpt, int K, wkv_in in, int T, int H) {
@@ -121,42 +123,47 @@ __global__ void __launch_bounds__(4 * RPB)
     __syncthreads();
     for (int t0 = 0, p = 0; t0 < T; t0 += FC, p ^= 1) {
         const int cnt = min(FC, T - t0), next = min(FC, T - t0 - FC);
+        int tk = (t0 + K - 1) / K * K;   // the next checkpointed token
+        float o[FC] = {};                // this lane's part of each token's output
         if (next > 0) fwd_load<NT, THR, PER>(reg, in, b, h, t0 + FC, next, T, H);
-        for (int q = 0; q < cnt; q++) {
-            const int t = t0 + q;
-            const float *x = reinterpret_cast<const float *>(tok[p] + q * NIN * Q);   // x[v * NT + j]
-            if (ckpt && t % K == 0) {
-                float *ck = ckpt + (((size_t)b * nck + t / K) * H + h) * NN + (size_t)i * NT + 4 * c;
+#pragma unroll
+        for (int q = 0; q < FC; q++) {
+            if (q == cnt) break;
+            const float *x = reinterpret_cast<const float *>(tok[p] + q * NIN * Q) + 4 * c;   // x[v * NT + 16 g]
+            if (ckpt && t0 + q == tk) {
+                float *ck = ckpt + (((size_t)b * nck + tk / K) * H + h) * NN + (size_t)i * NT + 4 * c;
 #pragma unroll
                 for (int g = 0; g < NG; g++) st4(ck + 16 * g, s[g]);
+                tk += K;
             }
-            float sa = 0.0f, o = 0.0f, part[NG];
+            float sa = 0.0f, part[NG];
 #pragma unroll
             for (int g = 0; g < NG; g++) {
                 float al[4];
-                ld4(al, x + IN_A * NT + 16 * g + 4 * c);
+                ld4(al, x + IN_A * NT + 16 * g);
                 part[g] = dot4(s[g], al);
             }
 #pragma unroll
             for (int g = 0; g < NG; g++) sa += part[g];
             sa += __shfl_xor_sync(FULL_MASK, sa, 1);
             sa += __shfl_xor_sync(FULL_MASK, sa, 2);
-            const float vi = x[IN_V * NT + i];
+            const float vi = x[IN_V * NT + i - 4 * c];
+            o[q] = 0.0f;
 #pragma unroll
             for (int g = 0; g < NG; g++) {
                 float wd[4], be[4], kk[4], r[4];
-                const float *xg = x + 16 * g + 4 * c;
+                const float *xg = x + 16 * g;
                 ld4(wd, xg + IN_WD * NT), ld4(be, xg + IN_B * NT), ld4(kk, xg + IN_K * NT), ld4(r, xg + IN_R * NT);
 #pragma unroll
                 for (int u = 0; u < 4; u++) s[g][u] = fmaf(vi, kk[u], fmaf(sa, be[u], s[g][u] * wd[u]));
-                part[g] = dot4(s[g], r);
+                o[q] += dot4(s[g], r);
             }
-#pragma unroll
-            for (int g = 0; g < NG; g++) o += part[g];
-            o += __shfl_xor_sync(FULL_MASK, o, 1);
-            o += __shfl_xor_sync(FULL_MASK, o, 2);
-            if (c == 0) out[tok_off(b, t, h, T, H, NT) + i] = o;
         }
+        // lane c ends with the sums of tokens 2 c and 2 c + 1 of the piece
+        const int first = warp_sums<FC, 1, 4, 1>(o, c);
+#pragma unroll
+        for (int k = 0; k < FC / 4; k++)
+            if (first + k < cnt) out[tok_off(b, t0 + first + k, h, T, H, NT) + i] = o[k];
         if (next > 0) fwd_store<NT, THR, PER>(tok[p ^ 1], reg, next);
         __syncthreads();
     }
@@ -620,11 +627,11 @@ static int aligned16(const void *const *p, int n) {
 
 typedef void (*fwd_fast_fn)(float *, float *, float *, int, wkv_in, int, int);
 
-// blocks of N / split rows: splits heads while there are fewer than two blocks per multiprocessor
+// blocks of N / split rows: splits heads while there are fewer than four blocks per multiprocessor
 static fwd_fast_fn forward_fast_kernel(int N, int BH, int *split) {
     const int sms = device_attr(cudaDevAttrMultiProcessorCount);
     *split = 1;
-    while (*split < 4 && (long long)BH * *split < 2LL * sms) *split *= 2;
+    while (*split < 4 && (long long)BH * *split < 4LL * sms) *split *= 2;
     if (N == 64) return *split == 4 ? wkv7_forward_fast<64, 16> : *split == 2 ? wkv7_forward_fast<64, 32>
                                                                               : wkv7_forward_fast<64, 64>;
     return *split == 4 ? wkv7_forward_fast<32, 8> : *split == 2 ? wkv7_forward_fast<32, 16> : wkv7_forward_fast<32, 32>;

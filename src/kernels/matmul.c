@@ -5,6 +5,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/matmul_internal.h"
+#include "core/pool.h"
 #include "kernels/parallel.h"
 
 #define GEMV_TILE_T 4   // inputs per register tile of the GEMV
@@ -116,23 +117,24 @@ static void gemv_range(float *out, const float *x, const void *w, arwkv_dtype dt
     }
 }
 
-// threads take contiguous ranges of rows dynamically, a few per thread, so that a thread the OS
-// delays on a shared machine does not hold back the rest
+typedef struct {
+    float *out;
+    const float *x;
+    const void *w;
+    arwkv_dtype dt;
+    const float *bias;
+    int T, C, OC;
+} gemv_args;
+
+static void gemv_task(void *p, int64_t lo, int64_t hi, int ith) {
+    const gemv_args *a = p;
+    gemv_range(a->out, a->x, a->w, a->dt, a->bias, a->T, a->C, a->OC, (int)lo, (int)hi);
+}
+
 static void gemv(float *out, const float *x, const void *w, arwkv_dtype dt, const float *bias, int T, int C,
                  int OC) {
-    // weights of small matrices are cheaper to read on one thread than to fork for
-    if (!kernels_fork((size_t)OC * C > 65536)) {
-        gemv_range(out, x, w, dt, bias, T, C, OC, 0, OC);
-        return;
-    }
-    #pragma omp parallel
-    {
-        int nc = omp_get_num_threads() * GEMV_CHUNKS;
-        if (nc > OC) nc = OC;
-        #pragma omp for schedule(dynamic, 1)
-        for (int c = 0; c < nc; c++)
-            gemv_range(out, x, w, dt, bias, T, C, OC, (int)((int64_t)OC * c / nc), (int)((int64_t)OC * (c + 1) / nc));
-    }
+    int64_t grain = (size_t)OC * C > 65536 ? 16 : OC;
+    pool_for(OC, grain, gemv_task, &(gemv_args){out, x, w, dt, bias, T, C, OC});
 }
 
 // ---- public API ------------------------------------------------------------------------------

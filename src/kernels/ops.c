@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include "kernels/kernels.h"
+#include "core/pool.h"
 #include "kernels/parallel.h"
 #include "kernels/train_ops_vec.h"
 
@@ -97,21 +98,26 @@ static void attention_row(float *out, const float *q, const float *kc, const flo
     }
 }
 
+typedef struct {
+    float *out;
+    const float *q, *kc, *vc;
+    float *scratch;
+    int pos0, T, Hq, Hkv, hd, max_ctx;
+} attn_args;
+
+static void attention_task(void *p, int64_t lo, int64_t hi, int ith) {
+    const attn_args *a = p;
+    for (int64_t i = lo; i < hi; i++)
+        attention_row(a->out, a->q, a->kc, a->vc, a->scratch + (size_t)ith * a->Hq * (a->pos0 + a->T), a->pos0,
+                      (int)(i / a->Hq), (int)(i % a->Hq), a->Hq, a->Hkv, a->hd, a->max_ctx);
+}
+
 // q (T, Hq, hd) at positions pos0..; kc, vc (Hkv, max_ctx, hd); out (T, Hq, hd)
 void attention_forward(float *out, const float *q, const float *kc, const float *vc, float *scratch,
                        int pos0, int T, int Hq, int Hkv, int hd, int max_ctx) {
     int npos = pos0 + T;
-    // a decode step's few heads over a short context cost less than the fork
-    if (!kernels_fork((size_t)T * Hq * npos * hd > 32768)) {
-        for (int t = 0; t < T; t++)
-            for (int h = 0; h < Hq; h++) attention_row(out, q, kc, vc, scratch, pos0, t, h, Hq, Hkv, hd, max_ctx);
-        return;
-    }
-    #pragma omp parallel for collapse(2) schedule(dynamic, 1)
-    for (int t = 0; t < T; t++)
-        for (int h = 0; h < Hq; h++)
-            attention_row(out, q, kc, vc, scratch + (size_t)omp_get_thread_num() * Hq * npos, pos0, t, h, Hq, Hkv,
-                          hd, max_ctx);
+    int64_t n = (int64_t)T * Hq, grain = (size_t)T * Hq * npos * hd > 32768 ? 1 : n;
+    pool_for(n, grain, attention_task, &(attn_args){out, q, kc, vc, scratch, pos0, T, Hq, Hkv, hd, max_ctx});
 }
 
 // in-place softmax of each row of x (T, V)

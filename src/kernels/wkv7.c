@@ -4,6 +4,7 @@
 // over the key channel j (contiguous within a state row) with 8-wide AVX2 / 16-wide AVX-512 FMA
 // and a scalar tail.
 #include "kernels/kernels.h"
+#include "core/pool.h"
 #include "kernels/parallel.h"
 
 #include <stdlib.h>
@@ -189,12 +190,25 @@ static void forward_pairs(float *out, float *state, float *ckpt, int K, const fl
     }
 }
 
+typedef struct {
+    float *out, *state, *ckpt;
+    int K;
+    const float *r, *wd, *k, *v, *alpha, *beta;
+    int T, H, N;
+} fwd_args;
+
+static void forward_task(void *p, int64_t lo, int64_t hi, int ith) {
+    const fwd_args *a = p;
+    forward_pairs(a->out, a->state, a->ckpt, a->K, a->r, a->wd, a->k, a->v, a->alpha, a->beta, a->T, a->H, a->N, lo, hi);
+}
+
 void wkv7_forward_batch(float *out, float *state, float *ckpt, int K, const float *r, const float *wd,
                         const float *k, const float *v, const float *alpha, const float *beta,
                         int B, int T, int H, int N) {
     // below ~one head-token of work per thread the fork costs more than it saves
-    KERNELS_ROWS((size_t)B * T * H * N * N >= 8192, (int64_t)B * H, forward_pairs, out, state, ckpt, K, r, wd, k, v,
-                 alpha, beta, T, H, N);
+    int64_t n = (int64_t)B * H;
+    pool_for(n, (size_t)B * T * H * N * N >= 8192 ? 1 : n, forward_task,
+             &(fwd_args){out, state, ckpt, K, r, wd, k, v, alpha, beta, T, H, N});
 }
 
 void wkv7_forward(float *out, float *state, float *ckpt, int K, const float *r, const float *wd,
