@@ -71,6 +71,12 @@ static double time_calls(int what, int reps, float **d, float *dout, float *out,
     return ms / reps;
 }
 
+// reps, or more calls of ms each to fill 50 ms
+static int calls_for(int reps, double ms) {
+    int n = ms > 0 ? (int)(50.0 / ms) : reps;
+    return n > reps ? (n < 10000 ? n : 10000) : reps;
+}
+
 static int bench_shape(int B, int T, int H, int reps) {
     const size_t n = (size_t)B * T * H * N, ns = (size_t)B * H * N * N, nc = (size_t)(T + K - 1) / K * ns;
     float *x[NIN], *d[2 * NIN];
@@ -86,10 +92,14 @@ static int bench_shape(int B, int T, int H, int reps) {
         printf("B%d T%d H%d: allocation failed: %s\n", B, T, H, arwkv_last_error());
         return 1;
     }
-    time_calls(0, 1, d, dout, out, state, ckpt, scratch, B, T, H);   // warm-up
-    time_calls(1, 1, d, dout, out, state, ckpt, scratch, B, T, H);
-    double fwd = time_calls(0, reps, d, dout, out, state, ckpt, scratch, B, T, H);
-    double bwd = time_calls(1, reps, d, dout, out, state, ckpt, scratch, B, T, H);
+    // warm-up of at least 0.3 s, so that the clocks have risen; then at least reps calls and 50 ms
+    double fwd = 0, bwd = 0;
+    for (double t0 = time_now(); time_now() - t0 < 0.3;) {
+        fwd = time_calls(0, 1, d, dout, out, state, ckpt, scratch, B, T, H);
+        bwd = time_calls(1, 1, d, dout, out, state, ckpt, scratch, B, T, H);
+    }
+    fwd = time_calls(0, calls_for(reps, fwd), d, dout, out, state, ckpt, scratch, B, T, H);
+    bwd = time_calls(1, calls_for(reps, bwd), d, dout, out, state, ckpt, scratch, B, T, H);
     const double flop = 6.0 * N * N * (double)B * T * H;
     printf("B%d T%-5d H%-3d N%d K%d  forward %8.3f ms (%6.0f GFLOP/s)  backward %8.3f ms (%6.0f GFLOP/s)\n", B, T, H, N,
            K, fwd, flop / fwd * 1e-6, bwd, 2 * flop / bwd * 1e-6);

@@ -151,7 +151,7 @@ static int bench_contended(const char **dirs, int n_dirs, int n_decode) {
     if (!pids) return arwkv_set_error("bench: out of memory");
     int started = spinners_start(pids, ncpu), rc = 0;
     if (started < ncpu) rc = arwkv_set_error("bench: could not start %d busy processes (fork: %s)", ncpu, strerror(errno));
-    else printf("contended: %d busy processes, one per CPU\n", ncpu);
+    else printf("contended: %d busy processes, one per CPU; %s kernels\n", ncpu, arwkv_cpu_kernels());
     fflush(stdout);
     for (int i = 0; i < n_dirs && rc == 0; i++) rc = bench_contended_one(dirs[i], nth, n_decode);
     spinners_stop(pids, started);
@@ -220,7 +220,7 @@ int cmd_bench(int argc, char **argv) {
         return rc ? cli_fail() : 0;
     }
     double bw = arwkv_read_bandwidth((size_t)1 << 30);
-    printf("read bandwidth: %.1f GB/s (%d threads)\n", bw / 1e9, pool_threads());
+    printf("read bandwidth: %.1f GB/s (%d threads), %s kernels\n", bw / 1e9, pool_threads(), arwkv_cpu_kernels());
     if (model) return bench_one(model, bw, (int)n_decode, (int)n_prefill) ? cli_fail() : 0;
     if (!dir) dir = "/tmp/arwkv-bench";
     for (int i = 0; i < 2; i++) {

@@ -83,6 +83,10 @@ int  arwkv_model_save(const arwkv_model *m, const char *dir, int32_t dtype);
 // and the multiply-adds of the matrix products per token, for benchmarks' bounds.
 void arwkv_model_cost(const arwkv_model *m, double *bytes_per_token, double *macs_per_token);
 
+// The CPU kernel level in use: "avx512", "avx2" or "generic" (chosen once from cpuid; the
+// environment variable ARWKV_CPU forces a lower one).
+const char *arwkv_cpu_kernels(void);
+
 // Sustained read bandwidth of this machine with all threads, bytes/s (the decode bound's baseline).
 double arwkv_read_bandwidth(size_t buffer_bytes);
 

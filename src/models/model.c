@@ -207,6 +207,8 @@ void arwkv_state_capture(arwkv_state *s, float *h, float *y, int32_t pos0, int32
     s->cap_len = len;
 }
 
+const char *arwkv_cpu_kernels(void) { return kernels_cpu_level(); }
+
 double arwkv_read_bandwidth(size_t bytes) {
     size_t n = bytes / sizeof(float);
     float *buf = aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
