@@ -32,6 +32,16 @@ __device__ __forceinline__ size_t tok_off(int b, int t, int h, int T, int H, int
     return (((size_t)b * T + t) * H + h) * N;
 }
 
+// x[k] of a kernel's pointer table for a k known only at run time: a select chain keeps the
+// pointers in registers (indexing the parameter itself would copy the table to local memory)
+template <class P>
+__device__ __forceinline__ P pick(const P (&x)[NIN], int k) {
+    P p = x[0];
+#pragma unroll
+    for (int u = 1; u < NIN; u++) p = k == u ? x[u] : p;
+    return p;
+}
+
 // ---- register tiles -------------------------------------------------------------------------
 // d[0..4) = the 4 floats at p (16-byte aligned), and back
 __device__ __forceinline__ void ld4(float *d, const float *p) {
@@ -86,7 +96,8 @@ __device__ __forceinline__ void fwd_load(float4 *reg, const wkv_in &in, int b, i
     for (int k = 0; k < PER; k++) {
         const int e = threadIdx.x + k * THR, q = e / (NIN * Q);
         if (q < cnt)
-            reg[k] = reinterpret_cast<const float4 *>(in.x[e / Q % NIN] + tok_off(b, t0 + q, h, T, H, NT))[e % Q];
+            reg[k] = reinterpret_cast<const float4 *>(pick(in.x, e / Q % NIN) + tok_off(b, t0 + q, h, T, H, NT))
+                [e % Q];
     }
 }
 
@@ -148,7 +159,6 @@ __global__ void __launch_bounds__(4 * RPB)
             sa += __shfl_xor_sync(FULL_MASK, sa, 1);
             sa += __shfl_xor_sync(FULL_MASK, sa, 2);
             const float vi = x[IN_V * NT + i - 4 * c];
-            o[q] = 0.0f;
 #pragma unroll
             for (int g = 0; g < NG; g++) {
                 float wd[4], be[4], kk[4], r[4];
@@ -234,7 +244,7 @@ __device__ __forceinline__ void bwd_load(float4 *reg, const wkv_in &in, const fl
         int t;
         if (!bwd_item<NT>(e, cnt, &t)) continue;
         const float *src = e < S::RD / 4 ? (e / S::Q % 2 ? dout : in.x[IN_R])
-                                         : in.x[IN_WD + (e - S::RD / 4) / S::Q % NM];
+                                         : pick(in.x, IN_WD + (e - S::RD / 4) / S::Q % NM);
         reg[k] = t0 + t < 0 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f)
                             : reinterpret_cast<const float4 *>(src + tok_off(b, t0 + t, h, T, H, NT))[e % S::Q];
     }
@@ -337,8 +347,9 @@ __global__ void __launch_bounds__(NT * NT / 16, 1)
 #pragma unroll
             for (int k = 0; k < S::OPER; k++) {   // the gradients' old values, added to after the sweep
                 const int e = tid + k * S::THR, m = e / (NIN * S::Q), x = e / S::Q % NIN;
-                if (m < cnt && g.d[x])
-                    old[k] = reinterpret_cast<const float4 *>(g.d[x] + tok_off(b, t0 + m, h, T, H, NT))[e % S::Q];
+                const float *gx = pick(g.d, x);
+                if (m < cnt && gx)
+                    old[k] = reinterpret_cast<const float4 *>(gx + tok_off(b, t0 + m, h, T, H, NT))[e % S::Q];
             }
             __syncwarp();   // sab comes from other lanes of the warp
             for (int m = cnt - 1; m >= 0; m--) {
@@ -384,7 +395,8 @@ __global__ void __launch_bounds__(NT * NT / 16, 1)
 #pragma unroll
             for (int k = 0; k < S::OPER; k++) {   // + the sums over warps (dv: over the row's lanes)
                 const int e = tid + k * S::THR, m = e / (NIN * S::Q), x = e / S::Q % NIN, f = e % S::Q;
-                if (m >= cnt || !g.d[x]) continue;
+                float *gx = pick(g.d, x);
+                if (m >= cnt || !gx) continue;
                 float acc[4], part[4];
                 ld4(acc, reinterpret_cast<const float *>(old + k));
                 if (x == IN_V) {
@@ -397,7 +409,7 @@ __global__ void __launch_bounds__(NT * NT / 16, 1)
                         for (int c = 0; c < 4; c++) acc[c] += part[c];
                     }
                 }
-                st4(g.d[x] + tok_off(b, t0 + m, h, T, H, NT) + 4 * f, acc);
+                st4(gx + tok_off(b, t0 + m, h, T, H, NT) + 4 * f, acc);
             }
         }
         if (!more) break;
