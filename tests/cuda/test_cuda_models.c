@@ -60,6 +60,14 @@ static arwkv_model *tiny(arwkv_arch arch, uint64_t seed) {
     return m;
 }
 
+// step s's batch: random tokens, next-token targets within each sequence of T
+static void fill_batch(int32_t *in, int32_t *tg, int n, int T, int s) {
+    rng r;
+    rng_seed(&r, 1000 + (uint64_t)s);
+    for (int i = 0; i < n; i++) in[i] = (int32_t)(rng_u32(&r) % 512);
+    for (int i = 0; i < n; i++) tg[i] = i % T == T - 1 ? -1 : in[i + 1];
+}
+
 // kind 0: next-token training of m; 1, 2: distillation stage of student m from teacher t
 static void trajectory(const char *label, const arwkv_model *m, const arwkv_model *t, int kind, const char *device,
                        double *losses, float **params, size_t *n_params) {
@@ -84,10 +92,7 @@ static void trajectory(const char *label, const arwkv_model *m, const arwkv_mode
         opt.lr = 1e-3f;
         for (int s = 0; s < STEPS; s++) {
             int32_t in[B * T], tg[B * T];
-            rng r;
-            rng_seed(&r, 1000 + s);
-            for (int i = 0; i < B * T; i++) in[i] = (int32_t)(rng_u32(&r) % 512);
-            for (int i = 0; i < B * T; i++) tg[i] = i % T == T - 1 ? -1 : in[i + 1];
+            fill_batch(in, tg, B * T, T, s);
             train_zero_grads(&tm);
             double loss = 0;
             int rc = kind == 1 ? distill_align_batch(&d, &tm, in, 1.0f, &loss)
@@ -102,10 +107,7 @@ static void trajectory(const char *label, const arwkv_model *m, const arwkv_mode
         opt.lr = 1e-3f;
         for (int s = 0; s < STEPS; s++) {
             int32_t in[B * T], tg[B * T];
-            rng r;
-            rng_seed(&r, 1000 + s);
-            for (int i = 0; i < B * T; i++) in[i] = (int32_t)(rng_u32(&r) % 512);
-            for (int i = 0; i < B * T; i++) tg[i] = i % T == T - 1 ? -1 : in[i + 1];
+            fill_batch(in, tg, B * T, T, s);
             train_zero_grads(&tm);
             float l;
             CHECK(train_forward(&tm, in, tg, 1.0f, &l) == 0 && train_backward(&tm) == 0, "%s", arwkv_last_error());
