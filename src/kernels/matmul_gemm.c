@@ -2,10 +2,8 @@
 // (converted to fp32 once per block, so bf16/f16 conversion is amortised over all rows of A),
 // A into MR x KC panels, and an MR x NR micro-kernel of FMAs runs over the packed data.
 // Threads take rectangles of C (a grid chosen to minimise compute imbalance plus packing volume).
-#include <stdatomic.h>
+#include <omp.h>
 #include <stdlib.h>
-
-#include "core/pool.h"
 
 #include "kernels/matmul_internal.h"
 #include "kernels/parallel.h"
@@ -287,7 +285,7 @@ static void gemm_rect_plain(const mm_gemm *g, int m0, int m1, int n0, int n1) {
 }
 
 // This thread's packing buffer of at least `floats` floats, 64-byte aligned, or NULL. Grow-only
-// and kept for the thread's lifetime (the pool keeps its threads), so that products after the
+// and kept for the thread's lifetime (OpenMP reuses its threads), so that products after the
 // first of each size allocate nothing.
 static _Thread_local float *pack_mem;
 static _Thread_local size_t pack_cap;
@@ -327,33 +325,6 @@ static void gemm_split(int nth, int M, int N, int *pm, int *pn) {
     }
 }
 
-// a product's rectangles, TASKS per thread: the pool hands them out in chunks, so a thread the
-// OS delays on a shared machine does not hold back the whole product
-typedef struct {
-    const mm_gemm *g;
-    int pm, pn;
-    atomic_int failed;
-} gemm_job;
-
-static void gemm_tasks(void *p, int64_t lo, int64_t hi, int ith) {
-    gemm_job *j = p;
-    const mm_gemm *g = j->g;
-    int M = g->M, N = g->N, mu = ceil_div(M, MR), nu = ceil_div(N, NR), pm = j->pm, pn = j->pn;
-    float *bp, *ap = gemm_buffers(g, pm, pn, &bp);
-    for (int64_t task = lo; task < hi; task++) {
-        int tm = (int)(task / pn), tn = (int)(task % pn);
-        int m0 = imin(M, mu * tm / pm * MR), m1 = imin(M, mu * (tm + 1) / pm * MR);
-        int n0 = imin(N, nu * tn / pn * NR), n1 = imin(N, nu * (tn + 1) / pn * NR);
-        if (m0 >= m1 || n0 >= n1) continue;
-        if (ap) {
-            gemm_rect(g, m0, m1, n0, n1, ap, bp);
-        } else {
-            gemm_rect_plain(g, m0, m1, n0, n1);
-            atomic_store(&j->failed, 1);
-        }
-    }
-}
-
 int mm_gemm_run(const mm_gemm *g) {
     int M = g->M, N = g->N, K = g->K;
     if (M <= 0 || N <= 0) return 0;
@@ -363,12 +334,32 @@ int mm_gemm_run(const mm_gemm *g) {
                 for (int j = 0; j < N; j++) g->c[(int64_t)i * g->ldc + j] = g->bias ? g->bias[j] : 0.0f;
         return 0;
     }
-    int nt = (double)M * N * K >= 65536.0 ? pool_threads() : 1, pm, pn;
-    gemm_split(nt, M, N, &pm, &pn);
-    if (pm > 1) pm *= TASKS;
-    if (pn > 1) pn *= TASKS;
-    gemm_job job = {g, pm, pn, 0};
-    pool_for((int64_t)pm * pn, 1, gemm_tasks, &job);
-    int failed = atomic_load(&job.failed);
+    if (!kernels_fork((double)M * N * K >= 65536.0)) {
+        float *bp, *ap = gemm_buffers(g, 1, 1, &bp);
+        if (ap) gemm_rect(g, 0, M, 0, N, ap, bp);
+        else gemm_rect_plain(g, 0, M, 0, N);
+        return ap ? 0 : -1;
+    }
+    int failed = 0;
+    #pragma omp parallel reduction(| : failed)
+    {
+        // TASKS rectangles per thread, taken dynamically, so that a thread the OS delays does not
+        // hold back the whole product on a shared machine
+        int nt = omp_get_num_threads(), pm, pn;
+        gemm_split(nt, M, N, &pm, &pn);
+        if (pm > 1) pm *= TASKS;
+        if (pn > 1) pn *= TASKS;
+        int mu = ceil_div(M, MR), nu = ceil_div(N, NR);
+        float *bp, *ap = gemm_buffers(g, pm, pn, &bp);
+        #pragma omp for schedule(dynamic, 1)
+        for (int task = 0; task < pm * pn; task++) {
+            int tm = task / pn, tn = task % pn;
+            int m0 = imin(M, mu * tm / pm * MR), m1 = imin(M, mu * (tm + 1) / pm * MR);
+            int n0 = imin(N, nu * tn / pn * NR), n1 = imin(N, nu * (tn + 1) / pn * NR);
+            if (m0 >= m1 || n0 >= n1) continue;
+            if (ap) gemm_rect(g, m0, m1, n0, n1, ap, bp);
+            else gemm_rect_plain(g, m0, m1, n0, n1), failed = 1;
+        }
+    }
     return failed ? -1 : 0;
 }
