@@ -145,14 +145,8 @@ int train_forward(train_model *tm, const int32_t *inputs, const int32_t *targets
     const backend *be = tm->m->be;
     int BT = tm->B * tm->T, V = tm->m->cfg.n_vocab;
     if (train_forward_logits(tm, inputs)) return -1;
-    int32_t *tg = malloc((size_t)BT * sizeof(int32_t));
-    float *losses = malloc((size_t)BT * sizeof(float));
-    if (!tg || !losses) {
-        free(tg);
-        free(losses);
-        return arwkv_set_error("train: out of memory for %d targets", BT);
-    }
-    int32_t n = 0;
+    int32_t *tg = tm->host_targets, n = 0;
+    float *losses = tm->host_losses;
     for (int i = 0; i < BT; i++) {
         tg[i] = targets[i] >= 0 && targets[i] < V ? targets[i] : -1;
         n += tg[i] >= 0;
@@ -169,8 +163,6 @@ int train_forward(train_model *tm, const int32_t *inputs, const int32_t *targets
     double sum = 0;
     for (int i = 0; i < BT; i++) sum += losses[i];
     *loss = n ? (float)(sum / n) : 0.0f;
-    free(tg);
-    free(losses);
     return 0;
 }
 

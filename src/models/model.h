@@ -63,6 +63,18 @@ typedef struct {
     float **table;             // storage of the per-layer pointer arrays
 } model_acts;
 
+// Laying out buffers in one allocation: measure with base NULL, then place with the real base.
+typedef struct {
+    char *base;
+    size_t used;
+} model_layout;
+// n floats at the next arena-aligned offset (NULL while measuring)
+static inline float *model_layout_take(model_layout *ly, size_t n) {
+    size_t at = ly->used;
+    ly->used += arena_align(n * sizeof(float));
+    return ly->base ? (float *)(ly->base + at) : NULL;
+}
+
 // Sets a's pointers into base (a backend buffer) for B x T rows; per_layer 0 shares one set among
 // layers (inference). Returns the bytes needed; base NULL only measures. K: the scan's checkpoint
 // interval (training).

@@ -32,6 +32,8 @@ typedef struct {
     int32_t n_counted;         // non-ignored targets of the last forward
     float grad_scale;          // of the last forward: dlogits are scaled by grad_scale / n_counted
     float *logits, *losses;    // (B*T, V) and (B*T)
+    int32_t *host_targets;     // host staging of the targets and the per-row losses (B*T each)
+    float *host_losses;
     // backward scratch
     float *dx, *dxn, *d[24], *dmid, *dmid2, *dh, *dgate, *dup, *dlogit_x, *attn_scratch, *wkv_scratch;
 } train_model;

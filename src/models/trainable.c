@@ -43,30 +43,29 @@ static int param_visit(void *ctx, const char *name, int32_t ndim, const int64_t 
 static size_t scratch_layout(train_model *tm, char *base) {
     const arwkv_config *c = &tm->m->cfg;
     size_t BT = (size_t)tm->B * tm->T, D = c->n_embd, F = c->n_ff, V = c->n_vocab;
-    size_t qd = (size_t)c->n_head * c->head_dim, Dm = D > qd ? D : qd, used = 0;
+    size_t qd = (size_t)c->n_head * c->head_dim, Dm = D > qd ? D : qd;
     int student = c->arch == ARWKV_ARCH_RWKV_HYBRID;
     size_t R = 64;
     if (student) {
         int r4[4] = {c->lora_w, c->lora_a, c->lora_v, c->has_gate ? c->lora_g : 0};
         for (int i = 0; i < 4; i++) R = (size_t)r4[i] > R ? (size_t)r4[i] : R;
     }
-#define TAKE(n) (used += arena_align((n) * sizeof(float)), base ? (float *)(base + used - arena_align((n) * sizeof(float))) : NULL)
-    tm->logits = TAKE(BT * V);
-    tm->losses = TAKE(BT);
-    tm->targets = (int32_t *)TAKE(BT);
-    tm->dx = TAKE(BT * D);
-    tm->dxn = TAKE(BT * D);
-    tm->dlogit_x = TAKE(BT * D);
-    for (int i = 0; i < 24; i++) tm->d[i] = TAKE(BT * Dm);
-    tm->dmid = TAKE(BT * R);
-    tm->dmid2 = TAKE(BT * R);
-    tm->dh = TAKE(BT * F);
-    tm->dgate = TAKE(BT * F);
-    tm->dup = TAKE(BT * F);
-    tm->attn_scratch = TAKE(student ? 1 : (size_t)tm->B * c->n_head * tm->T);
-    tm->wkv_scratch = TAKE(student ? tm->m->be->wkv7_scratch_floats(tm->K, tm->B, c->n_head, c->head_dim) : 1);
-#undef TAKE
-    return used;
+    model_layout ly = {base, 0};
+    tm->logits = model_layout_take(&ly, BT * V);
+    tm->losses = model_layout_take(&ly, BT);
+    tm->targets = (int32_t *)model_layout_take(&ly, BT);
+    tm->dx = model_layout_take(&ly, BT * D);
+    tm->dxn = model_layout_take(&ly, BT * D);
+    tm->dlogit_x = model_layout_take(&ly, BT * D);
+    for (int i = 0; i < 24; i++) tm->d[i] = model_layout_take(&ly, BT * Dm);
+    tm->dmid = model_layout_take(&ly, BT * R);
+    tm->dmid2 = model_layout_take(&ly, BT * R);
+    tm->dh = model_layout_take(&ly, BT * F);
+    tm->dgate = model_layout_take(&ly, BT * F);
+    tm->dup = model_layout_take(&ly, BT * F);
+    tm->attn_scratch = model_layout_take(&ly, student ? 1 : (size_t)tm->B * c->n_head * tm->T);
+    tm->wkv_scratch = model_layout_take(&ly, student ? tm->m->be->wkv7_scratch_floats(tm->K, tm->B, c->n_head, c->head_dim) : 1);
+    return ly.used;
 }
 
 int train_model_init(train_model *tm, const arwkv_model *src, int32_t B, int32_t T) {
@@ -102,7 +101,9 @@ int train_model_init_on(train_model *tm, const arwkv_model *src, const backend *
     tm->n_tensors = pc.idx;
     tm->tensors = calloc((size_t)tm->n_tensors, sizeof *tm->tensors);
     float *host = malloc(tm->n_params * sizeof(float));
-    if (!tm->tensors || !host) {
+    tm->host_targets = malloc((size_t)B * T * sizeof(int32_t));
+    tm->host_losses = malloc((size_t)B * T * sizeof(float));
+    if (!tm->tensors || !host || !tm->host_targets || !tm->host_losses) {
         free(host);
         train_model_free(tm);
         return arwkv_set_error("train: out of memory for %zu parameters", tm->n_params);
@@ -144,6 +145,8 @@ void train_model_free(train_model *tm) {
         free(tm->m);
     }
     free(tm->tensors);
+    free(tm->host_targets);
+    free(tm->host_losses);
     model_acts_free(&tm->a);
     memset(tm, 0, sizeof *tm);
 }
